@@ -1,1 +1,118 @@
-//! stub
+//! Storage for Latchkey: one [`Store`] over SQLite (embedded default) or PostgreSQL
+//! (scale-out), chosen by the database URL.
+//!
+//! Every query is written once, in portable SQL (`$N` placeholders, `RETURNING`,
+//! `ON CONFLICT`, unix-second integers), and runs on both backends through the
+//! [`on_pool!`] macro, which type-checks the same body against each driver. Secrets are
+//! stored only as SHA-256 digests ([`latchkey_protocol::secret::SecretHash`]); single use
+//! is one conditional `UPDATE … WHERE consumed_at IS NULL`, atomic on one instance or ten.
+#![warn(missing_docs)]
+
+mod clients;
+mod codes;
+mod consents;
+mod error;
+mod keys;
+mod refresh;
+mod sessions;
+mod users;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+pub use codes::StoredCode;
+pub use error::StoreError;
+pub use keys::SigningKeyRow;
+pub use refresh::{NewRefreshToken, StoredRefreshToken};
+pub use sessions::Session;
+pub use users::User;
+
+/// The database behind a [`Store`].
+#[derive(Clone, Debug)]
+enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs the same query body against whichever pool the store has. The body is compiled
+/// once per backend, so a query that does not fit one of them fails to build.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.backend {
+            $crate::Backend::Sqlite($pool) => $body,
+            $crate::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// Connection settings.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Largest number of pooled connections.
+    pub max_connections: u32,
+    /// How long a request waits for a connection before failing.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { max_connections: 16, acquire_timeout: Duration::from_secs(5) }
+    }
+}
+
+/// The Latchkey store. Cheap to clone (a pool handle).
+#[derive(Clone, Debug)]
+pub struct Store {
+    backend: Backend,
+}
+
+impl Store {
+    /// Opens (creating if absent) and migrates the database at `url`: `sqlite://FILE`,
+    /// `sqlite::memory:` (tests), or `postgres://…`.
+    pub async fn connect(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
+        let backend = if url.starts_with("sqlite:") {
+            let connect = SqliteConnectOptions::from_str(url)
+                .map_err(|e| StoreError::Config(format!("database URL: {e}")))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(5));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(options.acquire_timeout)
+                .connect_with(connect)
+                .await?;
+            sqlx::migrate!("./migrations/sqlite").run(&pool).await.map_err(|e| StoreError::Migration(e.to_string()))?;
+            Backend::Sqlite(pool)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let pool = PgPoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(options.acquire_timeout)
+                .connect(url)
+                .await?;
+            // sqlx runs PostgreSQL migrations under an advisory lock: instances may start together.
+            sqlx::migrate!("./migrations/postgres").run(&pool).await.map_err(|e| StoreError::Migration(e.to_string()))?;
+            Backend::Postgres(pool)
+        } else {
+            return Err(StoreError::Config(format!("unsupported database URL `{url}`: use sqlite://FILE or postgres://…")));
+        };
+        Ok(Store { backend })
+    }
+
+    /// Answers when the database answers (`/readyz`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        on_pool!(self, pool => pool.close().await)
+    }
+}

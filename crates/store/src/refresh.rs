@@ -1,0 +1,121 @@
+//! Refresh tokens (RFC 6749 §6) in rotation families (RFC 9700 §4.14.2).
+
+use latchkey_protocol::secret::SecretHash;
+use latchkey_protocol::token::RefreshGrant;
+use latchkey_protocol::{Scope, UnixTime};
+
+use crate::{Store, StoreError, on_pool};
+
+/// A refresh token to store.
+#[derive(Debug, Clone)]
+pub struct NewRefreshToken {
+    /// Digest of the token.
+    pub hash: SecretHash,
+    /// The rotation family: every token rotated from one grant shares it.
+    pub family_id: String,
+    /// Digest of the authorization code the family came from, if any.
+    pub code_hash: Option<SecretHash>,
+    /// Client, user, scope and expiry.
+    pub grant: RefreshGrant,
+    /// When it was issued.
+    pub created_at: UnixTime,
+}
+
+/// A stored refresh token.
+#[derive(Debug, Clone)]
+pub struct StoredRefreshToken {
+    /// Its family.
+    pub family_id: String,
+    /// The code the family came from.
+    pub code_hash: Option<SecretHash>,
+    /// Client, user, scope and expiry.
+    pub grant: RefreshGrant,
+    /// Set once it has been exchanged for a successor.
+    pub rotated_at: Option<UnixTime>,
+    /// Set when it (or its family) was revoked.
+    pub revoked_at: Option<UnixTime>,
+}
+
+#[derive(sqlx::FromRow)]
+struct RefreshRow {
+    family_id: String,
+    code_hash: Option<Vec<u8>>,
+    client_id: String,
+    user_id: String,
+    scope: String,
+    expires_at: i64,
+    rotated_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
+impl Store {
+    /// Stores a new refresh token (the first of a family).
+    pub async fn insert_refresh_token(&self, t: &NewRefreshToken) -> Result<(), StoreError> {
+        let code_hash = t.code_hash.as_ref().map(|h| h.as_bytes().to_vec());
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, family_id, code_hash, client_id, user_id, scope, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+            .bind(t.hash.as_bytes()).bind(&t.family_id).bind(&code_hash).bind(&t.grant.client_id).bind(&t.grant.user_id)
+            .bind(t.grant.scope.to_string()).bind(t.created_at).bind(t.grant.expires_at)
+            .execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// The refresh token with this digest, in whatever state.
+    pub async fn refresh_token(&self, hash: &SecretHash) -> Result<Option<StoredRefreshToken>, StoreError> {
+        let row: Option<RefreshRow> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT family_id, code_hash, client_id, user_id, scope, expires_at, rotated_at, revoked_at FROM refresh_tokens WHERE token_hash = $1")
+            .bind(hash.as_bytes()).fetch_optional(pool).await)?;
+        let Some(r) = row else { return Ok(None) };
+        let scope = Scope::parse(&r.scope).map_err(|_| StoreError::Corrupt("refresh scope".into()))?;
+        let code_hash = match r.code_hash {
+            Some(b) => Some(SecretHash::from_slice(&b).ok_or_else(|| StoreError::Corrupt("refresh code_hash".into()))?),
+            None => None,
+        };
+        Ok(Some(StoredRefreshToken {
+            family_id: r.family_id,
+            code_hash,
+            grant: RefreshGrant { client_id: r.client_id, user_id: r.user_id, scope, expires_at: r.expires_at },
+            rotated_at: r.rotated_at,
+            revoked_at: r.revoked_at,
+        }))
+    }
+
+    /// Replaces `old` by `new` in one transaction: marks `old` rotated only if it is neither
+    /// rotated nor revoked, and then stores `new`. False when another request rotated or
+    /// revoked it first (the caller treats that as reuse, RFC 9700 §4.14.2).
+    pub async fn rotate_refresh_token(&self, old: &SecretHash, new: &NewRefreshToken, now: UnixTime) -> Result<bool, StoreError> {
+        let code_hash = new.code_hash.as_ref().map(|h| h.as_bytes().to_vec());
+        on_pool!(self, pool => {
+            // The first statement writes, so SQLite takes the write lock at once (no
+            // deferred read-to-write upgrade, which would fail with SQLITE_BUSY).
+            let mut tx = pool.begin().await?;
+            let n = sqlx::query("UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 AND rotated_at IS NULL AND revoked_at IS NULL")
+                .bind(now).bind(old.as_bytes()).execute(&mut *tx).await?.rows_affected();
+            if n != 1 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            sqlx::query(
+                "INSERT INTO refresh_tokens (token_hash, family_id, code_hash, client_id, user_id, scope, created_at, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                .bind(new.hash.as_bytes()).bind(&new.family_id).bind(&code_hash).bind(&new.grant.client_id).bind(&new.grant.user_id)
+                .bind(new.grant.scope.to_string()).bind(new.created_at).bind(new.grant.expires_at)
+                .execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
+    /// Revokes every token of a family. Returns how many were live.
+    pub async fn revoke_refresh_family(&self, family_id: &str, now: UnixTime) -> Result<u64, StoreError> {
+        Ok(on_pool!(self, pool => sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL")
+            .bind(now).bind(family_id).execute(pool).await.map(|r| r.rows_affected()))?)
+    }
+
+    /// Revokes every refresh token issued from a code (RFC 6749 §4.1.2 on code reuse).
+    pub async fn revoke_refresh_by_code(&self, code_hash: &SecretHash, now: UnixTime) -> Result<u64, StoreError> {
+        Ok(on_pool!(self, pool => sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE code_hash = $2 AND revoked_at IS NULL")
+            .bind(now).bind(code_hash.as_bytes()).execute(pool).await.map(|r| r.rows_affected()))?)
+    }
+}

@@ -1,0 +1,45 @@
+//! The store conformance suite, run against SQLite and PostgreSQL.
+//!
+//! PostgreSQL runs on the development and CI machines (127.0.0.1:5432, user `postgres`).
+//! Each run creates its own database and drops it afterwards. A missing server fails the
+//! run, unless `LATCHKEY_SKIP_POSTGRES=1` says explicitly to skip it.
+
+mod conformance;
+mod db;
+
+macro_rules! conformance_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let db = crate::db::TestDb::sqlite().await;
+                    let store = db.store.clone();
+                    db.run(async move { crate::conformance::$name(&store).await }).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some(db) = crate::db::TestDb::postgres().await else { return };
+                    let store = db.store.clone();
+                    db.run(async move { crate::conformance::$name(&store).await }).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance_tests!(
+    clients_round_trip,
+    users_are_unique_and_removable,
+    sessions_expire,
+    consent_widens,
+    rfc6749_4_1_2_code_consumed_once_under_race,
+    rfc9700_4_14_2_refresh_rotates_once_under_race,
+    rfc9700_4_14_2_family_and_code_revocation,
+    removing_a_client_removes_what_it_was_issued,
+    signing_keys_round_trip,
+);
