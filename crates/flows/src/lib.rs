@@ -1,1 +1,70 @@
-//! stub
+//! The authorization server's use cases, with no HTTP: authorize, log in, consent, each
+//! grant at the token endpoint, and the administration of clients and users.
+//!
+//! Every use case reads the store, applies the pure rules of `latchkey-protocol`, and
+//! writes the store. Time comes from a [`Clock`]; randomness from the OS ([`secrets`]).
+#![warn(missing_docs)]
+
+mod admin;
+mod authorize;
+mod clock;
+mod error;
+mod grants;
+mod keys;
+mod login;
+pub mod secrets;
+mod settings;
+mod token;
+
+use std::sync::Arc;
+
+use latchkey_store::Store;
+
+pub use admin::{NewClient, NewClientIssued};
+pub use authorize::{AuthorizeOutcome, Decision};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::FlowError;
+pub use keys::KeyRing;
+pub use login::LoginError;
+pub use settings::{ScopeDefinition, Settings};
+
+/// The authorization server: store, settings, signing keys and clock.
+#[derive(Clone)]
+pub struct AuthServer {
+    store: Store,
+    settings: Arc<Settings>,
+    keys: Arc<KeyRing>,
+    clock: Arc<dyn Clock>,
+    hashing: Arc<tokio::sync::Semaphore>,
+}
+
+impl AuthServer {
+    /// Builds the server, loading the signing keys (and creating the first one if the
+    /// store has none).
+    pub async fn new(store: Store, settings: Settings, clock: Arc<dyn Clock>) -> Result<AuthServer, FlowError> {
+        let keys = KeyRing::load_or_create(&store, clock.now()).await?;
+        // Argon2id uses 19 MiB per hash: bound how many run at once, off the async workers.
+        let permits = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        Ok(AuthServer { store, settings: Arc::new(settings), keys: Arc::new(keys), clock, hashing: Arc::new(tokio::sync::Semaphore::new(permits)) })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The signing keys.
+    pub fn keys(&self) -> &KeyRing {
+        &self.keys
+    }
+
+    /// The current time, unix seconds.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+}

@@ -1,0 +1,108 @@
+//! The authorization endpoint's use case, RFC 6749 §4.1.1–§4.1.2: validate, have the
+//! resource owner log in and consent, issue a code.
+
+use latchkey_protocol::authorize::{self, AuthorizationRequest, AuthorizeError};
+use latchkey_protocol::client::Client;
+use latchkey_protocol::form::Params;
+use latchkey_protocol::secret::AuthorizationCode;
+use latchkey_protocol::token::CodeGrant;
+use latchkey_protocol::{OAuthError, Scope};
+use latchkey_store::User;
+
+use crate::{AuthServer, FlowError, ScopeDefinition, secrets};
+
+/// What the authorization endpoint does next.
+#[derive(Debug)]
+pub enum AuthorizeOutcome {
+    /// The resource owner must log in first.
+    Login {
+        /// The validated request.
+        request: AuthorizationRequest,
+        /// The client asking.
+        client: Client,
+    },
+    /// The resource owner must approve the scopes not approved before.
+    Consent {
+        /// The validated request.
+        request: AuthorizationRequest,
+        /// The client asking.
+        client: Client,
+        /// Each requested scope, with its sentence.
+        scopes: Vec<ScopeDefinition>,
+    },
+    /// Done: send the browser here (the client's redirection endpoint with a code or an error).
+    Redirect(String),
+}
+
+/// The resource owner's answer on the consent page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Approve the request.
+    Allow,
+    /// Refuse it (§4.1.2.1 `access_denied`).
+    Deny,
+}
+
+impl AuthServer {
+    async fn validate_authorization(&self, params: &Params) -> Result<(AuthorizationRequest, Client), FlowError> {
+        let client_id = authorize::client_id(params).map_err(FlowError::Authorize)?;
+        let client = self.store.client(client_id).await?;
+        let request = authorize::validate(params, client.as_ref(), &self.settings.scope_set()).map_err(FlowError::Authorize)?;
+        let client = client.ok_or_else(|| FlowError::Authorize(AuthorizeError::Show(OAuthError::invalid_request("unknown client_id"))))?;
+        Ok((request, client))
+    }
+
+    /// Handles an authorization request from a browser whose logged-in user (if any) is `user`.
+    pub async fn authorize(&self, params: &Params, user: Option<&User>) -> Result<AuthorizeOutcome, FlowError> {
+        let (request, client) = self.validate_authorization(params).await?;
+        let Some(user) = user else {
+            return Ok(AuthorizeOutcome::Login { request, client });
+        };
+        let approved = self.store.consent(&user.id, &client.id).await?.unwrap_or_default();
+        if request.scope.is_subset(&approved) {
+            let url = self.issue_code(&request, user).await?;
+            return Ok(AuthorizeOutcome::Redirect(url));
+        }
+        let scopes = self.describe_scope(&request.scope);
+        Ok(AuthorizeOutcome::Consent { request, client, scopes })
+    }
+
+    /// Applies the resource owner's decision on the consent page to the (re-validated) request.
+    pub async fn decide(&self, params: &Params, user: &User, decision: Decision) -> Result<String, FlowError> {
+        let (request, client) = self.validate_authorization(params).await?;
+        match decision {
+            Decision::Deny => Ok(authorize::error_redirect(
+                &request.redirect_uri,
+                request.state.as_deref(),
+                &OAuthError::access_denied("the resource owner denied the request"),
+            )),
+            Decision::Allow => {
+                self.store.grant_consent(&user.id, &client.id, &request.scope, self.now()).await?;
+                self.issue_code(&request, user).await
+            }
+        }
+    }
+
+    /// Each scope with its consent sentence.
+    pub fn describe_scope(&self, scope: &Scope) -> Vec<ScopeDefinition> {
+        scope.iter().map(|s| ScopeDefinition { name: s.to_owned(), description: self.settings.describe(s) }).collect()
+    }
+
+    /// §4.1.2: issues a short-lived, single-use code bound to the client, redirect URI,
+    /// PKCE challenge, scope and user, and returns the redirect carrying it.
+    async fn issue_code(&self, request: &AuthorizationRequest, user: &User) -> Result<String, FlowError> {
+        let code = AuthorizationCode::new(secrets::new_secret(secrets::CODE_PREFIX)?);
+        let now = self.now();
+        let grant = CodeGrant {
+            client_id: request.client_id.clone(),
+            user_id: user.id.clone(),
+            redirect_uri: request.redirect_uri.clone(),
+            redirect_uri_given: request.redirect_uri_given,
+            scope: request.scope.clone(),
+            code_challenge: request.code_challenge.clone(),
+            expires_at: now + self.settings.code_ttl,
+        };
+        self.store.insert_code(&code.hash(), &grant, now).await?;
+        Ok(authorize::success_redirect(request, code.expose()))
+    }
+}

@@ -1,0 +1,75 @@
+//! Resource owner login and login sessions.
+
+use std::sync::OnceLock;
+
+use argon2::{Argon2, PasswordHasher, PasswordVerifier};
+use latchkey_protocol::secret::{Password, SessionToken};
+use latchkey_store::{Session, StoreError, User};
+
+use crate::{AuthServer, FlowError, secrets};
+
+/// Why a login failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// Unknown username or wrong password: the same answer for both.
+    #[error("wrong username or password")]
+    BadCredentials,
+    /// An outage.
+    #[error(transparent)]
+    Flow(#[from] FlowError),
+}
+
+impl From<StoreError> for LoginError {
+    fn from(e: StoreError) -> Self {
+        LoginError::Flow(e.into())
+    }
+}
+
+/// A hash to verify against when the username is unknown, so the answer takes as long as
+/// for a known user and does not reveal which usernames exist.
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| Argon2::default().hash_password(b"latchkey-dummy-password").map(|h| h.to_string()).unwrap_or_default())
+}
+
+impl AuthServer {
+    /// Checks a username and password; on success starts a session and returns its token.
+    pub async fn login(&self, username: &str, password: &Password) -> Result<(SessionToken, User), LoginError> {
+        let user = self.store.user_by_name(username).await?;
+        let hash = user.as_ref().map(|u| u.password_hash.clone());
+        let password = password.clone();
+        let ok = {
+            let _permit = self.hashing.acquire().await.map_err(|e| FlowError::Crypto(e.to_string()))?;
+            tokio::task::spawn_blocking(move || {
+                let hash: &str = match &hash {
+                    Some(h) => h,
+                    None => dummy_hash(),
+                };
+                Argon2::default().verify_password(password.expose().as_bytes(), hash).is_ok()
+            })
+            .await
+            .map_err(|e| FlowError::Crypto(e.to_string()))?
+        };
+        let Some(user) = user.filter(|_| ok) else {
+            return Err(LoginError::BadCredentials);
+        };
+        let token = SessionToken::new(secrets::new_secret(secrets::SESSION_PREFIX).map_err(LoginError::Flow)?);
+        let now = self.now();
+        let session = Session { user_id: user.id.clone(), created_at: now, expires_at: now + self.settings.session_ttl };
+        self.store.insert_session(&token.hash(), &session).await?;
+        Ok((token, user))
+    }
+
+    /// The user logged in with this session token, if the session is live.
+    pub async fn session_user(&self, token: &SessionToken) -> Result<Option<User>, FlowError> {
+        let Some(session) = self.store.session(&token.hash(), self.now()).await? else {
+            return Ok(None);
+        };
+        Ok(self.store.user(&session.user_id).await?)
+    }
+
+    /// Ends a session.
+    pub async fn logout(&self, token: &SessionToken) -> Result<(), FlowError> {
+        Ok(self.store.delete_session(&token.hash()).await?)
+    }
+}

@@ -1,0 +1,70 @@
+//! What an operator configures for the authorization server.
+
+use latchkey_protocol::Scope;
+
+/// A scope the server offers, with the sentence the consent page shows for it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct ScopeDefinition {
+    /// The scope token (RFC 6749 §3.3).
+    pub name: String,
+    /// What approving it lets the client do, in words.
+    pub description: String,
+}
+
+/// Authorization server settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Issuer identifier (RFC 8414 §2): an https URL (http on localhost) with no query or fragment.
+    pub issuer: String,
+    /// `aud` of access tokens (RFC 9068 §3): the resource server(s) they are for.
+    pub audience: String,
+    /// Authorization code lifetime; at most 60 s (RFC 6749 §4.1.2 recommends 10 minutes at most).
+    pub code_ttl: i64,
+    /// Access token lifetime.
+    pub access_token_ttl: i64,
+    /// Refresh token lifetime (from issue; rotation gives each successor the same end).
+    pub refresh_token_ttl: i64,
+    /// Login session lifetime.
+    pub session_ttl: i64,
+    /// The scopes the server knows.
+    pub scopes: Vec<ScopeDefinition>,
+}
+
+impl Settings {
+    /// Defaults for an issuer: 60 s codes, 10 min access tokens, 30 day refresh tokens,
+    /// 12 h sessions, and the scopes `profile`, `notes:read`, `notes:write`.
+    pub fn new(issuer: impl Into<String>) -> Settings {
+        let issuer = issuer.into();
+        Settings {
+            audience: issuer.clone(),
+            issuer,
+            code_ttl: 60,
+            access_token_ttl: 600,
+            refresh_token_ttl: 30 * 24 * 3600,
+            session_ttl: 12 * 3600,
+            scopes: default_scopes(),
+        }
+    }
+
+    /// Every scope the server knows, as a set.
+    pub fn scope_set(&self) -> Scope {
+        Scope::from_tokens(self.scopes.iter().map(|s| s.name.clone()))
+    }
+
+    /// The consent sentence of a scope (its name when it has none).
+    pub fn describe(&self, scope: &str) -> String {
+        self.scopes.iter().find(|s| s.name == scope).map(|s| s.description.clone()).unwrap_or_else(|| scope.to_owned())
+    }
+}
+
+/// The scopes offered when the configuration names none.
+pub fn default_scopes() -> Vec<ScopeDefinition> {
+    [
+        ("profile", "See your username and profile"),
+        ("notes:read", "Read your notes"),
+        ("notes:write", "Create and change your notes"),
+    ]
+    .into_iter()
+    .map(|(name, description)| ScopeDefinition { name: name.into(), description: description.into() })
+    .collect()
+}
