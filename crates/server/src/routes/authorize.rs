@@ -1,0 +1,154 @@
+//! `GET /authorize` (RFC 6749 §4.1.1) and `POST /consent`: parse, delegate, render or redirect.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::cookie::CookieJar;
+use latchkey_flows::{AuthorizeOutcome, Decision, FlowError};
+use latchkey_protocol::authorize::{self, AuthorizeError};
+use latchkey_protocol::form::Params;
+use latchkey_protocol::{ErrorCode, OAuthError};
+use latchkey_store::{StoreError, User};
+use serde::Serialize;
+
+use super::login::{LoginForm, render_login};
+use crate::AppState;
+use crate::form::{read_form, read_query};
+use crate::pages::harden;
+
+/// A redirect that carries a code or an error to the client. 302 for GET and 303 after a
+/// POST (RFC 9700 §4.12: never 307, which would replay the form with the password).
+pub fn redirect(status: StatusCode, location: &str) -> Response {
+    let Ok(value) = HeaderValue::from_str(location) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let mut res = harden(status.into_response());
+    res.headers_mut().insert(header::LOCATION, value);
+    res
+}
+
+/// The logged-in user of this browser, if any.
+pub async fn current_user(state: &AppState, jar: &CookieJar) -> Result<Option<User>, FlowError> {
+    match state.cookies.session(jar) {
+        Some(token) => state.auth.session_user(&token).await,
+        None => Ok(None),
+    }
+}
+
+/// Renders a failure of the authorization endpoint: shown to the user, or redirected to
+/// the client (§4.1.2.1), or an outage page.
+pub fn flow_error(state: &AppState, e: FlowError, method_status: StatusCode) -> Response {
+    match e {
+        FlowError::Authorize(AuthorizeError::Show(e)) => show_error(state, &e),
+        FlowError::Authorize(AuthorizeError::Redirect { redirect_uri, state: client_state, error }) => {
+            redirect(method_status, &authorize::error_redirect(&redirect_uri, client_state.as_deref(), &error))
+        }
+        FlowError::OAuth(e) => show_error(state, &e),
+        FlowError::Store(StoreError::Unavailable(cause)) => {
+            tracing::error!(%cause, "database unavailable");
+            state.pages.error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Temporarily unavailable",
+                Some(ErrorCode::TemporarilyUnavailable.as_str()),
+                "The service cannot reach its database right now.",
+                "Please try again in a moment.",
+            )
+        }
+        other => {
+            tracing::error!(error = %other, "internal error");
+            state.pages.error(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", Some("server_error"), "An internal error occurred.", "Please try again later.")
+        }
+    }
+}
+
+/// §4.1.2.1: an error the resource owner is told about, never redirected.
+pub fn show_error(state: &AppState, e: &OAuthError) -> Response {
+    state.pages.error(
+        StatusCode::BAD_REQUEST,
+        "This request cannot be completed",
+        Some(e.code.as_str()),
+        &e.description,
+        "The application that sent you here made an invalid request. Go back to it and try again.",
+    )
+}
+
+/// `GET /authorize`.
+pub async fn authorize(State(state): State<AppState>, jar: CookieJar, uri: Uri) -> Response {
+    let params = match read_query(uri.query()) {
+        Ok(p) => p,
+        Err(e) => return show_error(&state, &e),
+    };
+    let user = match current_user(&state, &jar).await {
+        Ok(u) => u,
+        Err(e) => return flow_error(&state, e, StatusCode::FOUND),
+    };
+    match state.auth.authorize(&params, user.as_ref()).await {
+        Ok(AuthorizeOutcome::Redirect(url)) => redirect(StatusCode::FOUND, &url),
+        Ok(AuthorizeOutcome::Login { client, .. }) => {
+            let form = LoginForm { request: params.to_query(), client_name: Some(client.name), ..LoginForm::default() };
+            render_login(&state, jar, StatusCode::OK, form)
+        }
+        Ok(AuthorizeOutcome::Consent { request, client, scopes }) => {
+            #[derive(Serialize)]
+            struct Ctx {
+                client_name: String,
+                username: String,
+                scopes: Vec<latchkey_flows::ScopeDefinition>,
+                redirect_host: String,
+                csrf: String,
+                request: String,
+            }
+            let (jar, csrf) = match state.cookies.csrf(jar) {
+                Ok(x) => x,
+                Err(e) => return flow_error(&state, e, StatusCode::FOUND),
+            };
+            let redirect_host = url::Url::parse(&request.redirect_uri)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_else(|| request.redirect_uri.clone());
+            let ctx = Ctx {
+                client_name: client.name,
+                username: user.map(|u| u.username).unwrap_or_default(),
+                scopes,
+                redirect_host,
+                csrf,
+                request: params.to_query(),
+            };
+            (jar, state.pages.render(StatusCode::OK, "consent.html", ctx)).into_response()
+        }
+        Err(e) => flow_error(&state, e, StatusCode::FOUND),
+    }
+}
+
+/// `POST /consent`: the resource owner's Allow or Deny.
+pub async fn consent(State(state): State<AppState>, jar: CookieJar, headers: HeaderMap, body: Body) -> Response {
+    let form = match read_form(&headers, body).await {
+        Ok(f) => f,
+        Err(e) => return show_error(&state, &e),
+    };
+    if !state.cookies.csrf_ok(&jar, form.get("csrf")) {
+        return show_error(&state, &OAuthError::invalid_request("the form expired or came from another site; start again from the application"));
+    }
+    let request = match Params::parse(form.get("request").unwrap_or("").as_bytes()) {
+        Ok(p) => p,
+        Err(e) => return show_error(&state, &e),
+    };
+    let decision = match form.get("decision") {
+        Some("allow") => Decision::Allow,
+        Some("deny") => Decision::Deny,
+        _ => return show_error(&state, &OAuthError::invalid_request("missing decision")),
+    };
+    let user = match current_user(&state, &jar).await {
+        Ok(Some(u)) => u,
+        Ok(None) => {
+            let form = LoginForm { request: request.to_query(), error: Some("Your session has ended. Log in again.".into()), ..LoginForm::default() };
+            return render_login(&state, jar, StatusCode::UNAUTHORIZED, form);
+        }
+        Err(e) => return flow_error(&state, e, StatusCode::SEE_OTHER),
+    };
+    match state.auth.decide(&request, &user, decision).await {
+        Ok(url) => redirect(StatusCode::SEE_OTHER, &url),
+        Err(e) => flow_error(&state, e, StatusCode::SEE_OTHER),
+    }
+}

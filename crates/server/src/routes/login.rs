@@ -1,0 +1,127 @@
+//! `GET`/`POST /login` and `POST /logout`: the resource owner's login session.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::cookie::CookieJar;
+use latchkey_flows::LoginError;
+use latchkey_protocol::OAuthError;
+use latchkey_protocol::form::Params;
+use latchkey_protocol::secret::Password;
+use serde::Serialize;
+
+use super::authorize::{current_user, flow_error, redirect, show_error};
+use crate::AppState;
+use crate::form::read_form;
+
+/// What the login page shows.
+#[derive(Default)]
+pub struct LoginForm {
+    /// The pending authorization request, as a query string (empty for a plain login).
+    pub request: String,
+    /// The client's name, when logging in for one.
+    pub client_name: Option<String>,
+    /// A message for the user.
+    pub error: Option<String>,
+    /// The username typed before.
+    pub username: String,
+}
+
+pub fn render_login(state: &AppState, jar: CookieJar, status: StatusCode, form: LoginForm) -> Response {
+    #[derive(Serialize)]
+    struct Ctx {
+        csrf: String,
+        request: String,
+        client_name: Option<String>,
+        error: Option<String>,
+        username: String,
+    }
+    let (jar, csrf) = match state.cookies.csrf(jar) {
+        Ok(x) => x,
+        Err(e) => return flow_error(state, e, StatusCode::SEE_OTHER),
+    };
+    let ctx = Ctx { csrf, request: form.request, client_name: form.client_name, error: form.error, username: form.username };
+    (jar, state.pages.render(status, "login.html", ctx)).into_response()
+}
+
+fn message(state: &AppState, jar: CookieJar, title: &str, text: &str, logout: bool) -> Response {
+    #[derive(Serialize)]
+    struct Ctx<'a> {
+        title: &'a str,
+        text: &'a str,
+        logout: bool,
+        csrf: String,
+    }
+    let (jar, csrf) = match state.cookies.csrf(jar) {
+        Ok(x) => x,
+        Err(e) => return flow_error(state, e, StatusCode::SEE_OTHER),
+    };
+    (jar, state.pages.render(StatusCode::OK, "message.html", Ctx { title, text, logout, csrf })).into_response()
+}
+
+/// `GET /login`: the form, or who is logged in.
+pub async fn login_page(State(state): State<AppState>, jar: CookieJar) -> Response {
+    match current_user(&state, &jar).await {
+        Ok(Some(user)) => message(&state, jar, "You are logged in", &format!("Logged in as {}.", user.username), true),
+        Ok(None) => render_login(&state, jar, StatusCode::OK, LoginForm::default()),
+        Err(e) => flow_error(&state, e, StatusCode::SEE_OTHER),
+    }
+}
+
+/// `POST /login`: checks the password, starts a new session, continues the authorization.
+pub async fn login(State(state): State<AppState>, jar: CookieJar, headers: HeaderMap, body: Body) -> Response {
+    let form = match read_form(&headers, body).await {
+        Ok(f) => f,
+        Err(e) => return show_error(&state, &e),
+    };
+    if !state.cookies.csrf_ok(&jar, form.get("csrf")) {
+        return show_error(&state, &OAuthError::invalid_request("the form expired or came from another site; reload the page and try again"));
+    }
+    let request = form.get("request").unwrap_or("").to_owned();
+    let username = form.get("username").unwrap_or("").to_owned();
+    let password = Password::new(form.get("password").unwrap_or(""));
+    match state.auth.login(&username, &password).await {
+        Ok((token, _user)) => {
+            // A new session id on every login (no fixation); the old session ends.
+            if let Some(old) = state.cookies.session(&jar) {
+                if let Err(e) = state.auth.logout(&old).await {
+                    return flow_error(&state, e, StatusCode::SEE_OTHER);
+                }
+            }
+            let jar = state.cookies.set_session(jar, &token);
+            let next = if request.is_empty() { "/login".to_owned() } else { format!("/authorize?{request}") };
+            (jar, redirect(StatusCode::SEE_OTHER, &next)).into_response()
+        }
+        Err(LoginError::BadCredentials) => {
+            let client_name = client_name(&state, &request).await;
+            let form = LoginForm { request, client_name, error: Some("Wrong username or password.".into()), username };
+            render_login(&state, jar, StatusCode::UNAUTHORIZED, form)
+        }
+        Err(LoginError::Flow(e)) => flow_error(&state, e, StatusCode::SEE_OTHER),
+    }
+}
+
+async fn client_name(state: &AppState, request: &str) -> Option<String> {
+    let params = Params::parse(request.as_bytes()).ok()?;
+    let client = state.auth.store().client(params.get("client_id")?).await.ok()??;
+    Some(client.name)
+}
+
+/// `POST /logout`.
+pub async fn logout(State(state): State<AppState>, jar: CookieJar, headers: HeaderMap, body: Body) -> Response {
+    let form = match read_form(&headers, body).await {
+        Ok(f) => f,
+        Err(e) => return show_error(&state, &e),
+    };
+    if !state.cookies.csrf_ok(&jar, form.get("csrf")) {
+        return show_error(&state, &OAuthError::invalid_request("the form expired; reload the page and try again"));
+    }
+    if let Some(token) = state.cookies.session(&jar) {
+        if let Err(e) = state.auth.logout(&token).await {
+            return flow_error(&state, e, StatusCode::SEE_OTHER);
+        }
+    }
+    let jar = state.cookies.clear_session(jar);
+    message(&state, jar, "Logged out", "You are logged out.", false)
+}
