@@ -1,1 +1,194 @@
-//! stub
+//! An OAuth 2.0 client: discovery (RFC 8414), the authorization code grant with PKCE
+//! (RFC 6749 §4.1, RFC 7636) and `state`, refresh (§6) and client credentials (§4.4).
+//!
+//! Works with any standard authorization server; Latchkey's CLI and demo use it.
+#![warn(missing_docs)]
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use latchkey_protocol::client_auth::basic_header;
+use latchkey_protocol::error::ErrorBody;
+use latchkey_protocol::form::Params;
+use latchkey_protocol::metadata::AuthorizationServerMetadata;
+use latchkey_protocol::pkce::CodeChallenge;
+use latchkey_protocol::token::TokenResponse;
+use std::time::Duration;
+
+/// Why a client call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server answered with an OAuth error (RFC 6749 §5.2 or §4.1.2.1).
+    #[error("{error}: {}", description.as_deref().unwrap_or(""))]
+    OAuth {
+        /// The `error` code.
+        error: String,
+        /// The `error_description`, if any.
+        description: Option<String>,
+        /// The HTTP status (0 for an error delivered by redirect).
+        status: u16,
+    },
+    /// The `state` in the redirect is not the one sent (RFC 6749 §10.12: possible CSRF).
+    #[error("the state in the redirect does not match the request (possible CSRF); discarded")]
+    StateMismatch,
+    /// Discovery failed or the metadata is unusable.
+    #[error("discovery: {0}")]
+    Discovery(String),
+    /// The network or the response format failed.
+    #[error("HTTP: {0}")]
+    Http(String),
+}
+
+impl From<reqwest::Error> for ClientError {
+    fn from(e: reqwest::Error) -> Self {
+        ClientError::Http(e.to_string())
+    }
+}
+
+/// A client registered at an authorization server.
+#[derive(Clone)]
+pub struct OAuthClient {
+    http: reqwest::Client,
+    metadata: AuthorizationServerMetadata,
+    client_id: String,
+    client_secret: Option<String>,
+}
+
+impl std::fmt::Debug for OAuthClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthClient").field("issuer", &self.metadata.issuer).field("client_id", &self.client_id).finish_non_exhaustive()
+    }
+}
+
+/// An authorization request in flight: where to send the browser, and what to check on return.
+#[derive(Debug, Clone)]
+pub struct PendingAuthorization {
+    /// The URL to open in the browser.
+    pub url: String,
+    /// The `state` sent (RFC 6749 §10.12).
+    pub state: String,
+    /// The PKCE verifier (RFC 7636 §4.1), kept secret until the code exchange.
+    pub code_verifier: String,
+    /// The redirect URI used.
+    pub redirect_uri: String,
+}
+
+fn random(bytes: usize) -> Result<String, ClientError> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).map_err(|e| ClientError::Http(format!("OS random generator: {e}")))?;
+    Ok(URL_SAFE_NO_PAD.encode(buf))
+}
+
+/// An HTTP client for calls to an authorization server: no redirects followed, timeouts set.
+pub fn http_client() -> Result<reqwest::Client, ClientError> {
+    Ok(reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(15))
+        .no_proxy()
+        .build()?)
+}
+
+impl OAuthClient {
+    /// Fetches the issuer's metadata (RFC 8414 §3) and checks that its `issuer` is the
+    /// one asked for (§3.3).
+    pub async fn discover(issuer: &str, client_id: &str, client_secret: Option<&str>) -> Result<OAuthClient, ClientError> {
+        let http = http_client()?;
+        let url = format!("{}/.well-known/oauth-authorization-server", issuer.trim_end_matches('/'));
+        let res = http.get(&url).send().await?;
+        if !res.status().is_success() {
+            return Err(ClientError::Discovery(format!("{url} answered {}", res.status())));
+        }
+        let metadata: AuthorizationServerMetadata = res.json().await.map_err(|e| ClientError::Discovery(e.to_string()))?;
+        if metadata.issuer.trim_end_matches('/') != issuer.trim_end_matches('/') {
+            return Err(ClientError::Discovery(format!("metadata issuer `{}` is not `{issuer}`", metadata.issuer)));
+        }
+        Ok(OAuthClient { http, metadata, client_id: client_id.to_owned(), client_secret: client_secret.map(str::to_owned) })
+    }
+
+    /// The server's metadata.
+    pub fn metadata(&self) -> &AuthorizationServerMetadata {
+        &self.metadata
+    }
+
+    /// Builds an authorization request (§4.1.1) with a fresh `state` and an S256 PKCE challenge.
+    pub fn authorization_request(&self, redirect_uri: &str, scope: Option<&str>) -> Result<PendingAuthorization, ClientError> {
+        let state = random(16)?;
+        let code_verifier = random(32)?;
+        let challenge = CodeChallenge::s256(&code_verifier);
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        q.append_pair("response_type", "code")
+            .append_pair("client_id", &self.client_id)
+            .append_pair("redirect_uri", redirect_uri)
+            .append_pair("state", &state)
+            .append_pair("code_challenge", challenge.as_str())
+            .append_pair("code_challenge_method", "S256");
+        if let Some(s) = scope {
+            q.append_pair("scope", s);
+        }
+        let sep = if self.metadata.authorization_endpoint.contains('?') { '&' } else { '?' };
+        let url = format!("{}{sep}{}", self.metadata.authorization_endpoint, q.finish());
+        Ok(PendingAuthorization { url, state, code_verifier, redirect_uri: redirect_uri.to_owned() })
+    }
+
+    /// Handles the redirect back (§4.1.2): checks `state`, surfaces an error, and
+    /// exchanges the code (§4.1.3).
+    pub async fn finish_authorization(&self, pending: &PendingAuthorization, callback_query: &str) -> Result<TokenResponse, ClientError> {
+        let params = Params::parse(callback_query.as_bytes()).map_err(|e| ClientError::Http(e.to_string()))?;
+        if params.get("state") != Some(pending.state.as_str()) {
+            return Err(ClientError::StateMismatch);
+        }
+        if let Some(error) = params.get("error") {
+            return Err(ClientError::OAuth {
+                error: error.to_owned(),
+                description: params.get("error_description").map(str::to_owned),
+                status: 0,
+            });
+        }
+        let code = params.get("code").ok_or_else(|| ClientError::Http("the redirect carries neither code nor error".into()))?;
+        self.exchange_code(code, &pending.redirect_uri, &pending.code_verifier).await
+    }
+
+    /// §4.1.3: trades a code for tokens.
+    pub async fn exchange_code(&self, code: &str, redirect_uri: &str, code_verifier: &str) -> Result<TokenResponse, ClientError> {
+        self.token(&[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect_uri), ("code_verifier", code_verifier)]).await
+    }
+
+    /// §6: a new access token (and, with rotation, a new refresh token).
+    pub async fn refresh(&self, refresh_token: &str, scope: Option<&str>) -> Result<TokenResponse, ClientError> {
+        let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", refresh_token)];
+        if let Some(s) = scope {
+            form.push(("scope", s));
+        }
+        self.token(&form).await
+    }
+
+    /// §4.4: a token for the client itself.
+    pub async fn client_credentials(&self, scope: Option<&str>) -> Result<TokenResponse, ClientError> {
+        let mut form = vec![("grant_type", "client_credentials")];
+        if let Some(s) = scope {
+            form.push(("scope", s));
+        }
+        self.token(&form).await
+    }
+
+    /// POSTs to the token endpoint with `client_secret_basic` (§2.3.1) or, for a public
+    /// client, its `client_id` in the body.
+    async fn token(&self, form: &[(&str, &str)]) -> Result<TokenResponse, ClientError> {
+        let mut form: Vec<(&str, &str)> = form.to_vec();
+        let mut req = self.http.post(&self.metadata.token_endpoint);
+        match &self.client_secret {
+            Some(secret) => req = req.header(reqwest::header::AUTHORIZATION, basic_header(&self.client_id, secret)),
+            None => form.push(("client_id", &self.client_id)),
+        }
+        let res = req.form(&form).send().await?;
+        let status = res.status();
+        let bytes = res.bytes().await?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).map_err(|e| ClientError::Http(format!("bad token response: {e}")));
+        }
+        match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(body) => Err(ClientError::OAuth { error: body.error, description: body.error_description, status: status.as_u16() }),
+            Err(_) => Err(ClientError::Http(format!("token endpoint answered {status}"))),
+        }
+    }
+}
