@@ -1,1 +1,5 @@
-fn main() {}
+//! The `latchkey` binary.
+
+fn main() -> std::process::ExitCode {
+    latchkey::main()
+}

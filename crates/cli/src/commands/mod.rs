@@ -1,0 +1,71 @@
+//! One module per command.
+
+mod admin;
+mod serve;
+mod token;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use latchkey_flows::{AuthServer, SystemClock};
+use latchkey_store::Store;
+
+use crate::cli::{Cli, Command, ServeArgs};
+use crate::config::Config;
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    init_logging();
+    let serve_args = match &cli.command {
+        Command::Serve(a) => a.clone(),
+        _ => ServeArgs::default(),
+    };
+    match cli.command {
+        Command::Token(args) => token::run(args).await,
+        Command::Demo(args) => crate::demo::run(args).await,
+        command => {
+            let config = Config::load(cli.config.as_deref(), cli.database_url.as_deref(), &serve_args)?;
+            match command {
+                Command::Serve(_) => serve::run(config).await,
+                Command::Migrate => {
+                    let store = open_store(&config).await?;
+                    store.close().await;
+                    println!("database is up to date: {}", redact_url(&config.database_url));
+                    Ok(())
+                }
+                Command::Clients(c) => admin::clients(&auth_server(&config).await?, c).await,
+                Command::Users(c) => admin::users(&auth_server(&config).await?, c).await,
+                Command::Token(_) | Command::Demo(_) => Ok(()),
+            }
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LATCHKEY_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Opens (creating and migrating) the configured database.
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    Store::connect(&config.database_url, &config.store_options())
+        .await
+        .with_context(|| format!("database_url `{}`", redact_url(&config.database_url)))
+}
+
+/// The authorization server of a configuration.
+pub async fn auth_server(config: &Config) -> anyhow::Result<AuthServer> {
+    let store = open_store(config).await?;
+    Ok(AuthServer::new(store, config.settings(), Arc::new(SystemClock)).await?)
+}
+
+/// A database URL with any password hidden.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}

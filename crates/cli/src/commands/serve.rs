@@ -1,0 +1,40 @@
+//! `latchkey serve`.
+
+use anyhow::Context;
+use latchkey_server::AppState;
+
+use crate::config::Config;
+
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let addr = config.bind_addr()?;
+    let auth = super::auth_server(&config).await?;
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("bind: cannot listen on {addr}"))?;
+    let state = AppState::new(auth)?;
+    tracing::info!(address = %addr, issuer = %config.issuer(), database = %super::redact_url(&config.database_url), "Latchkey listening");
+    eprintln!("Latchkey listening on http://{addr} (issuer {})", config.issuer());
+    latchkey_server::serve(listener, state, shutdown_signal()).await.context("server")?;
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,187 @@
+//! Configuration: defaults, then the TOML file, then `LATCHKEY_*` variables, then flags.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use latchkey_flows::{ScopeDefinition, Settings};
+use latchkey_protocol::Scope;
+use latchkey_store::StoreOptions;
+use serde::{Deserialize, Serialize};
+
+use crate::cli::ServeArgs;
+
+/// Every setting, as the file spells it (the variables are `LATCHKEY_` + upper case).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Listen address.
+    pub bind: String,
+    /// Issuer identifier; default `http://localhost:PORT`.
+    pub issuer: Option<String>,
+    /// Database URL.
+    pub database_url: String,
+    /// `aud` of access tokens; default the issuer.
+    pub audience: Option<String>,
+    /// Authorization code lifetime, seconds (1–60).
+    pub code_ttl: i64,
+    /// Access token lifetime, seconds.
+    pub access_token_ttl: i64,
+    /// Refresh token lifetime, seconds.
+    pub refresh_token_ttl: i64,
+    /// Login session lifetime, seconds.
+    pub session_ttl: i64,
+    /// Database pool size.
+    pub max_connections: u32,
+    /// Seconds a request waits for a database connection.
+    pub acquire_timeout: u64,
+    /// Scopes offered, each with its consent sentence.
+    pub scopes: Vec<ScopeDefinition>,
+}
+
+/// Keys read from the environment (others with the prefix, like test switches, are ignored).
+const ENV_KEYS: &[&str] = &[
+    "bind",
+    "issuer",
+    "database_url",
+    "audience",
+    "code_ttl",
+    "access_token_ttl",
+    "refresh_token_ttl",
+    "session_ttl",
+    "max_connections",
+    "acquire_timeout",
+];
+
+impl Default for Config {
+    fn default() -> Self {
+        let s = Settings::new("http://localhost:8080");
+        Config {
+            bind: "127.0.0.1:8080".into(),
+            issuer: None,
+            database_url: "sqlite://latchkey.db".into(),
+            audience: None,
+            code_ttl: s.code_ttl,
+            access_token_ttl: s.access_token_ttl,
+            refresh_token_ttl: s.refresh_token_ttl,
+            session_ttl: s.session_ttl,
+            max_connections: 16,
+            acquire_timeout: 5,
+            scopes: s.scopes,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Overrides<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bind: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    issuer: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    database_url: Option<&'a str>,
+}
+
+impl Config {
+    /// Loads and checks the configuration. A file named on the command line must exist.
+    pub fn load(file: Option<&Path>, database_url: Option<&str>, serve: &ServeArgs) -> anyhow::Result<Config> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                bail!("config: file {} does not exist", path.display());
+            }
+            fig = fig.merge(Toml::file_exact(path));
+        }
+        fig = fig
+            .merge(Env::prefixed("LATCHKEY_").filter(|k| ENV_KEYS.iter().any(|e| k.as_str().eq_ignore_ascii_case(e))))
+            .merge(Serialized::defaults(Overrides { bind: serve.bind.as_deref(), issuer: serve.issuer.as_deref(), database_url }));
+        let config: Config = fig.extract().map_err(|e| anyhow!("{}", one_line(&e)))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        self.bind_addr()?;
+        let issuer = self.issuer();
+        check_issuer(&issuer).with_context(|| format!("issuer `{issuer}`"))?;
+        if !(1..=60).contains(&self.code_ttl) {
+            bail!("code_ttl: must be 1 to 60 seconds (authorization codes are short-lived, RFC 6749 §4.1.2)");
+        }
+        for (name, v) in [("access_token_ttl", self.access_token_ttl), ("refresh_token_ttl", self.refresh_token_ttl), ("session_ttl", self.session_ttl)] {
+            if v <= 0 {
+                bail!("{name}: must be a positive number of seconds");
+            }
+        }
+        if self.max_connections == 0 {
+            bail!("max_connections: must be at least 1");
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for s in &self.scopes {
+            let parsed = Scope::parse(&s.name).map_err(|_| anyhow!("scopes: `{}` is not a valid scope token (RFC 6749 §3.3)", s.name))?;
+            if parsed.iter().count() != 1 {
+                bail!("scopes: `{}` must be one token without spaces", s.name);
+            }
+            if !seen.insert(s.name.clone()) {
+                bail!("scopes: `{}` is listed twice", s.name);
+            }
+            if s.description.trim().is_empty() {
+                bail!("scopes: `{}` needs a description for the consent page", s.name);
+            }
+        }
+        Ok(())
+    }
+
+    /// The listen address.
+    pub fn bind_addr(&self) -> anyhow::Result<SocketAddr> {
+        self.bind.parse().map_err(|_| anyhow!("bind: `{}` is not an address like 127.0.0.1:8080", self.bind))
+    }
+
+    /// The issuer: configured, or `http://localhost:PORT` from the bind address.
+    pub fn issuer(&self) -> String {
+        match &self.issuer {
+            Some(i) => i.trim_end_matches('/').to_owned(),
+            None => format!("http://localhost:{}", self.bind_addr().map(|a| a.port()).unwrap_or(8080)),
+        }
+    }
+
+    /// Settings of the authorization server.
+    pub fn settings(&self) -> Settings {
+        let issuer = self.issuer();
+        Settings {
+            audience: self.audience.clone().unwrap_or_else(|| issuer.clone()),
+            issuer,
+            code_ttl: self.code_ttl,
+            access_token_ttl: self.access_token_ttl,
+            refresh_token_ttl: self.refresh_token_ttl,
+            session_ttl: self.session_ttl,
+            scopes: self.scopes.clone(),
+        }
+    }
+
+    /// Store options.
+    pub fn store_options(&self) -> StoreOptions {
+        StoreOptions { max_connections: self.max_connections, acquire_timeout: Duration::from_secs(self.acquire_timeout) }
+    }
+}
+
+/// RFC 8414 §2: "a URL that uses the https scheme and has no query or fragment
+/// components". Plain http is accepted for loopback hosts, for development.
+pub fn check_issuer(issuer: &str) -> anyhow::Result<()> {
+    let url = url::Url::parse(issuer).map_err(|e| anyhow!("not a URL: {e}"))?;
+    if url.query().is_some() || url.fragment().is_some() {
+        bail!("an issuer has no query or fragment (RFC 8414 §2)");
+    }
+    match (url.scheme(), url.host_str()) {
+        ("https", Some(_)) => Ok(()),
+        ("http", Some("localhost" | "127.0.0.1" | "[::1]")) => Ok(()),
+        ("http", _) => bail!("an issuer must use https (http only on localhost)"),
+        _ => bail!("an issuer must be an https URL"),
+    }
+}
+
+fn one_line(e: &figment::Error) -> String {
+    e.to_string().replace('\n', " ")
+}

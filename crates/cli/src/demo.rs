@@ -1,0 +1,2 @@
+//! demo
+pub async fn run(_a: crate::cli::DemoArgs) -> anyhow::Result<()> { Ok(()) }
