@@ -87,7 +87,11 @@ struct Overrides<'a> {
 
 impl Config {
     /// Loads and checks the configuration. A file named on the command line must exist.
-    pub fn load(file: Option<&Path>, database_url: Option<&str>, serve: &ServeArgs) -> anyhow::Result<Config> {
+    pub fn load(
+        file: Option<&Path>,
+        database_url: Option<&str>,
+        serve: &ServeArgs,
+    ) -> anyhow::Result<Config> {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = file {
             if !path.exists() {
@@ -96,8 +100,15 @@ impl Config {
             fig = fig.merge(Toml::file_exact(path));
         }
         fig = fig
-            .merge(Env::prefixed("LATCHKEY_").filter(|k| ENV_KEYS.iter().any(|e| k.as_str().eq_ignore_ascii_case(e))))
-            .merge(Serialized::defaults(Overrides { bind: serve.bind.as_deref(), issuer: serve.issuer.as_deref(), database_url }));
+            .merge(
+                Env::prefixed("LATCHKEY_")
+                    .filter(|k| ENV_KEYS.iter().any(|e| k.as_str().eq_ignore_ascii_case(e))),
+            )
+            .merge(Serialized::defaults(Overrides {
+                bind: serve.bind.as_deref(),
+                issuer: serve.issuer.as_deref(),
+                database_url,
+            }));
         let config: Config = fig.extract().map_err(|e| anyhow!("{}", one_line(&e)))?;
         config.check()?;
         Ok(config)
@@ -108,9 +119,15 @@ impl Config {
         let issuer = self.issuer();
         check_issuer(&issuer).with_context(|| format!("issuer `{issuer}`"))?;
         if !(1..=60).contains(&self.code_ttl) {
-            bail!("code_ttl: must be 1 to 60 seconds (authorization codes are short-lived, RFC 6749 §4.1.2)");
+            bail!(
+                "code_ttl: must be 1 to 60 seconds (authorization codes are short-lived, RFC 6749 §4.1.2)"
+            );
         }
-        for (name, v) in [("access_token_ttl", self.access_token_ttl), ("refresh_token_ttl", self.refresh_token_ttl), ("session_ttl", self.session_ttl)] {
+        for (name, v) in [
+            ("access_token_ttl", self.access_token_ttl),
+            ("refresh_token_ttl", self.refresh_token_ttl),
+            ("session_ttl", self.session_ttl),
+        ] {
             if v <= 0 {
                 bail!("{name}: must be a positive number of seconds");
             }
@@ -120,7 +137,12 @@ impl Config {
         }
         let mut seen = std::collections::BTreeSet::new();
         for s in &self.scopes {
-            let parsed = Scope::parse(&s.name).map_err(|_| anyhow!("scopes: `{}` is not a valid scope token (RFC 6749 §3.3)", s.name))?;
+            let parsed = Scope::parse(&s.name).map_err(|_| {
+                anyhow!(
+                    "scopes: `{}` is not a valid scope token (RFC 6749 §3.3)",
+                    s.name
+                )
+            })?;
             if parsed.iter().count() != 1 {
                 bail!("scopes: `{}` must be one token without spaces", s.name);
             }
@@ -128,7 +150,10 @@ impl Config {
                 bail!("scopes: `{}` is listed twice", s.name);
             }
             if s.description.trim().is_empty() {
-                bail!("scopes: `{}` needs a description for the consent page", s.name);
+                bail!(
+                    "scopes: `{}` needs a description for the consent page",
+                    s.name
+                );
             }
         }
         Ok(())
@@ -136,14 +161,22 @@ impl Config {
 
     /// The listen address.
     pub fn bind_addr(&self) -> anyhow::Result<SocketAddr> {
-        self.bind.parse().map_err(|_| anyhow!("bind: `{}` is not an address like 127.0.0.1:8080", self.bind))
+        self.bind.parse().map_err(|_| {
+            anyhow!(
+                "bind: `{}` is not an address like 127.0.0.1:8080",
+                self.bind
+            )
+        })
     }
 
     /// The issuer: configured, or `http://localhost:PORT` from the bind address.
     pub fn issuer(&self) -> String {
         match &self.issuer {
             Some(i) => i.trim_end_matches('/').to_owned(),
-            None => format!("http://localhost:{}", self.bind_addr().map(|a| a.port()).unwrap_or(8080)),
+            None => format!(
+                "http://localhost:{}",
+                self.bind_addr().map(|a| a.port()).unwrap_or(8080)
+            ),
         }
     }
 
@@ -163,7 +196,10 @@ impl Config {
 
     /// Store options.
     pub fn store_options(&self) -> StoreOptions {
-        StoreOptions { max_connections: self.max_connections, acquire_timeout: Duration::from_secs(self.acquire_timeout) }
+        StoreOptions {
+            max_connections: self.max_connections,
+            acquire_timeout: Duration::from_secs(self.acquire_timeout),
+        }
     }
 }
 

@@ -1,2 +1,4 @@
 //! demo
-pub async fn run(_a: crate::cli::DemoArgs) -> anyhow::Result<()> { Ok(()) }
+pub async fn run(_a: crate::cli::DemoArgs) -> anyhow::Result<()> {
+    Ok(())
+}

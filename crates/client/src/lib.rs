@@ -55,7 +55,10 @@ pub struct OAuthClient {
 
 impl std::fmt::Debug for OAuthClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OAuthClient").field("issuer", &self.metadata.issuer).field("client_id", &self.client_id).finish_non_exhaustive()
+        f.debug_struct("OAuthClient")
+            .field("issuer", &self.metadata.issuer)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -74,7 +77,8 @@ pub struct PendingAuthorization {
 
 fn random(bytes: usize) -> Result<String, ClientError> {
     let mut buf = vec![0u8; bytes];
-    getrandom::fill(&mut buf).map_err(|e| ClientError::Http(format!("OS random generator: {e}")))?;
+    getrandom::fill(&mut buf)
+        .map_err(|e| ClientError::Http(format!("OS random generator: {e}")))?;
     Ok(URL_SAFE_NO_PAD.encode(buf))
 }
 
@@ -91,18 +95,39 @@ pub fn http_client() -> Result<reqwest::Client, ClientError> {
 impl OAuthClient {
     /// Fetches the issuer's metadata (RFC 8414 §3) and checks that its `issuer` is the
     /// one asked for (§3.3).
-    pub async fn discover(issuer: &str, client_id: &str, client_secret: Option<&str>) -> Result<OAuthClient, ClientError> {
+    pub async fn discover(
+        issuer: &str,
+        client_id: &str,
+        client_secret: Option<&str>,
+    ) -> Result<OAuthClient, ClientError> {
         let http = http_client()?;
-        let url = format!("{}/.well-known/oauth-authorization-server", issuer.trim_end_matches('/'));
+        let url = format!(
+            "{}/.well-known/oauth-authorization-server",
+            issuer.trim_end_matches('/')
+        );
         let res = http.get(&url).send().await?;
         if !res.status().is_success() {
-            return Err(ClientError::Discovery(format!("{url} answered {}", res.status())));
+            return Err(ClientError::Discovery(format!(
+                "{url} answered {}",
+                res.status()
+            )));
         }
-        let metadata: AuthorizationServerMetadata = res.json().await.map_err(|e| ClientError::Discovery(e.to_string()))?;
+        let metadata: AuthorizationServerMetadata = res
+            .json()
+            .await
+            .map_err(|e| ClientError::Discovery(e.to_string()))?;
         if metadata.issuer.trim_end_matches('/') != issuer.trim_end_matches('/') {
-            return Err(ClientError::Discovery(format!("metadata issuer `{}` is not `{issuer}`", metadata.issuer)));
+            return Err(ClientError::Discovery(format!(
+                "metadata issuer `{}` is not `{issuer}`",
+                metadata.issuer
+            )));
         }
-        Ok(OAuthClient { http, metadata, client_id: client_id.to_owned(), client_secret: client_secret.map(str::to_owned) })
+        Ok(OAuthClient {
+            http,
+            metadata,
+            client_id: client_id.to_owned(),
+            client_secret: client_secret.map(str::to_owned),
+        })
     }
 
     /// The server's metadata.
@@ -111,7 +136,11 @@ impl OAuthClient {
     }
 
     /// Builds an authorization request (§4.1.1) with a fresh `state` and an S256 PKCE challenge.
-    pub fn authorization_request(&self, redirect_uri: &str, scope: Option<&str>) -> Result<PendingAuthorization, ClientError> {
+    pub fn authorization_request(
+        &self,
+        redirect_uri: &str,
+        scope: Option<&str>,
+    ) -> Result<PendingAuthorization, ClientError> {
         let state = random(16)?;
         let code_verifier = random(32)?;
         let challenge = CodeChallenge::s256(&code_verifier);
@@ -125,15 +154,33 @@ impl OAuthClient {
         if let Some(s) = scope {
             q.append_pair("scope", s);
         }
-        let sep = if self.metadata.authorization_endpoint.contains('?') { '&' } else { '?' };
-        let url = format!("{}{sep}{}", self.metadata.authorization_endpoint, q.finish());
-        Ok(PendingAuthorization { url, state, code_verifier, redirect_uri: redirect_uri.to_owned() })
+        let sep = if self.metadata.authorization_endpoint.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        let url = format!(
+            "{}{sep}{}",
+            self.metadata.authorization_endpoint,
+            q.finish()
+        );
+        Ok(PendingAuthorization {
+            url,
+            state,
+            code_verifier,
+            redirect_uri: redirect_uri.to_owned(),
+        })
     }
 
     /// Handles the redirect back (§4.1.2): checks `state`, surfaces an error, and
     /// exchanges the code (§4.1.3).
-    pub async fn finish_authorization(&self, pending: &PendingAuthorization, callback_query: &str) -> Result<TokenResponse, ClientError> {
-        let params = Params::parse(callback_query.as_bytes()).map_err(|e| ClientError::Http(e.to_string()))?;
+    pub async fn finish_authorization(
+        &self,
+        pending: &PendingAuthorization,
+        callback_query: &str,
+    ) -> Result<TokenResponse, ClientError> {
+        let params = Params::parse(callback_query.as_bytes())
+            .map_err(|e| ClientError::Http(e.to_string()))?;
         if params.get("state") != Some(pending.state.as_str()) {
             return Err(ClientError::StateMismatch);
         }
@@ -144,18 +191,39 @@ impl OAuthClient {
                 status: 0,
             });
         }
-        let code = params.get("code").ok_or_else(|| ClientError::Http("the redirect carries neither code nor error".into()))?;
-        self.exchange_code(code, &pending.redirect_uri, &pending.code_verifier).await
+        let code = params.get("code").ok_or_else(|| {
+            ClientError::Http("the redirect carries neither code nor error".into())
+        })?;
+        self.exchange_code(code, &pending.redirect_uri, &pending.code_verifier)
+            .await
     }
 
     /// §4.1.3: trades a code for tokens.
-    pub async fn exchange_code(&self, code: &str, redirect_uri: &str, code_verifier: &str) -> Result<TokenResponse, ClientError> {
-        self.token(&[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect_uri), ("code_verifier", code_verifier)]).await
+    pub async fn exchange_code(
+        &self,
+        code: &str,
+        redirect_uri: &str,
+        code_verifier: &str,
+    ) -> Result<TokenResponse, ClientError> {
+        self.token(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+            ("code_verifier", code_verifier),
+        ])
+        .await
     }
 
     /// §6: a new access token (and, with rotation, a new refresh token).
-    pub async fn refresh(&self, refresh_token: &str, scope: Option<&str>) -> Result<TokenResponse, ClientError> {
-        let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", refresh_token)];
+    pub async fn refresh(
+        &self,
+        refresh_token: &str,
+        scope: Option<&str>,
+    ) -> Result<TokenResponse, ClientError> {
+        let mut form = vec![
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ];
         if let Some(s) = scope {
             form.push(("scope", s));
         }
@@ -163,7 +231,10 @@ impl OAuthClient {
     }
 
     /// §4.4: a token for the client itself.
-    pub async fn client_credentials(&self, scope: Option<&str>) -> Result<TokenResponse, ClientError> {
+    pub async fn client_credentials(
+        &self,
+        scope: Option<&str>,
+    ) -> Result<TokenResponse, ClientError> {
         let mut form = vec![("grant_type", "client_credentials")];
         if let Some(s) = scope {
             form.push(("scope", s));
@@ -177,18 +248,30 @@ impl OAuthClient {
         let mut form: Vec<(&str, &str)> = form.to_vec();
         let mut req = self.http.post(&self.metadata.token_endpoint);
         match &self.client_secret {
-            Some(secret) => req = req.header(reqwest::header::AUTHORIZATION, basic_header(&self.client_id, secret)),
+            Some(secret) => {
+                req = req.header(
+                    reqwest::header::AUTHORIZATION,
+                    basic_header(&self.client_id, secret),
+                )
+            }
             None => form.push(("client_id", &self.client_id)),
         }
         let res = req.form(&form).send().await?;
         let status = res.status();
         let bytes = res.bytes().await?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|e| ClientError::Http(format!("bad token response: {e}")));
+            return serde_json::from_slice(&bytes)
+                .map_err(|e| ClientError::Http(format!("bad token response: {e}")));
         }
         match serde_json::from_slice::<ErrorBody>(&bytes) {
-            Ok(body) => Err(ClientError::OAuth { error: body.error, description: body.error_description, status: status.as_u16() }),
-            Err(_) => Err(ClientError::Http(format!("token endpoint answered {status}"))),
+            Ok(body) => Err(ClientError::OAuth {
+                error: body.error,
+                description: body.error_description,
+                status: status.as_u16(),
+            }),
+            Err(_) => Err(ClientError::Http(format!(
+                "token endpoint answered {status}"
+            ))),
         }
     }
 }

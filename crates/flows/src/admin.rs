@@ -39,14 +39,26 @@ const MAX_NAME: usize = 200;
 
 /// A username: 1–64 characters, no spaces or control characters.
 fn check_username(username: &str) -> Result<(), FlowError> {
-    let ok = !username.is_empty() && username.chars().count() <= 64 && !username.chars().any(|c| c.is_whitespace() || c.is_control());
-    if ok { Ok(()) } else { Err(FlowError::Invalid("a username has 1 to 64 characters, without spaces".into())) }
+    let ok = !username.is_empty()
+        && username.chars().count() <= 64
+        && !username
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(())
+    } else {
+        Err(FlowError::Invalid(
+            "a username has 1 to 64 characters, without spaces".into(),
+        ))
+    }
 }
 
 fn check_password(password: &Password) -> Result<(), FlowError> {
     let n = password.expose().chars().count();
     if !(8..=1024).contains(&n) {
-        return Err(FlowError::Invalid("a password has at least 8 characters".into()));
+        return Err(FlowError::Invalid(
+            "a password has at least 8 characters".into(),
+        ));
     }
     Ok(())
 }
@@ -55,22 +67,32 @@ impl AuthServer {
     /// Registers a client, generating its id and (for a confidential client) its secret.
     pub async fn add_client(&self, req: NewClient) -> Result<NewClientIssued, FlowError> {
         let name = req.name.trim();
-        if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
-            return Err(FlowError::Invalid(format!("a client name has 1 to {MAX_NAME} printable characters")));
+        if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control)
+        {
+            return Err(FlowError::Invalid(format!(
+                "a client name has 1 to {MAX_NAME} printable characters"
+            )));
         }
         for uri in &req.redirect_uris {
             if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                return Err(FlowError::Invalid(format!("redirect URI `{uri}` contains whitespace")));
+                return Err(FlowError::Invalid(format!(
+                    "redirect URI `{uri}` contains whitespace"
+                )));
             }
-            redirect::validate_registered(uri).map_err(|e| FlowError::Invalid(e.description.into_owned()))?;
+            redirect::validate_registered(uri)
+                .map_err(|e| FlowError::Invalid(e.description.into_owned()))?;
         }
         let scopes = if req.scopes.is_empty() {
             None
         } else {
-            let asked = Scope::parse(&req.scopes.join(" ")).map_err(|e| FlowError::Invalid(e.description.into_owned()))?;
+            let asked = Scope::parse(&req.scopes.join(" "))
+                .map_err(|e| FlowError::Invalid(e.description.into_owned()))?;
             let unknown = asked.difference(&self.settings.scope_set());
             if !unknown.is_empty() {
-                return Err(FlowError::Invalid(format!("unknown scope(s): {unknown}; the server offers: {}", self.settings.scope_set())));
+                return Err(FlowError::Invalid(format!(
+                    "unknown scope(s): {unknown}; the server offers: {}",
+                    self.settings.scope_set()
+                )));
             }
             Some(asked)
         };
@@ -86,15 +108,27 @@ impl AuthServer {
         grant_types.sort();
         grant_types.dedup();
         if grant_types.is_empty() {
-            return Err(FlowError::Invalid("a public client needs --redirect-uri for the authorization code grant".into()));
+            return Err(FlowError::Invalid(
+                "a public client needs --redirect-uri for the authorization code grant".into(),
+            ));
         }
         if grant_types.contains(&GrantType::AuthorizationCode) && req.redirect_uris.is_empty() {
-            return Err(FlowError::Invalid("the authorization_code grant needs at least one --redirect-uri".into()));
+            return Err(FlowError::Invalid(
+                "the authorization_code grant needs at least one --redirect-uri".into(),
+            ));
         }
         if req.public && grant_types.contains(&GrantType::ClientCredentials) {
-            return Err(FlowError::Invalid("a public client cannot use client_credentials (RFC 6749 §4.4)".into()));
+            return Err(FlowError::Invalid(
+                "a public client cannot use client_credentials (RFC 6749 §4.4)".into(),
+            ));
         }
-        let secret = if req.public { None } else { Some(ClientSecret::new(secrets::new_secret(secrets::CLIENT_SECRET_PREFIX)?)) };
+        let secret = if req.public {
+            None
+        } else {
+            Some(ClientSecret::new(secrets::new_secret(
+                secrets::CLIENT_SECRET_PREFIX,
+            )?))
+        };
         let client = Client {
             id: secrets::new_id()?,
             name: name.to_owned(),
@@ -112,13 +146,17 @@ impl AuthServer {
     /// Gives a confidential client a new secret; the old one stops working at once.
     pub async fn rotate_client_secret(&self, client_id: &str) -> Result<ClientSecret, FlowError> {
         let Some(client) = self.store.client(client_id).await? else {
-            return Err(FlowError::Invalid(format!("no client with id `{client_id}`")));
+            return Err(FlowError::Invalid(format!(
+                "no client with id `{client_id}`"
+            )));
         };
         if client.client_type() == ClientType::Public {
             return Err(FlowError::Invalid("a public client has no secret".into()));
         }
         let secret = ClientSecret::new(secrets::new_secret(secrets::CLIENT_SECRET_PREFIX)?);
-        self.store.set_client_secret(client_id, &SecretHash::of(secret.expose())).await?;
+        self.store
+            .set_client_secret(client_id, &SecretHash::of(secret.expose()))
+            .await?;
         Ok(secret)
     }
 
@@ -126,10 +164,17 @@ impl AuthServer {
     pub async fn add_user(&self, username: &str, password: &Password) -> Result<User, FlowError> {
         check_username(username)?;
         check_password(password)?;
-        let user = User { id: secrets::new_id()?, username: username.to_owned(), password_hash: self.hash_password(password).await?, created_at: self.now() };
+        let user = User {
+            id: secrets::new_id()?,
+            username: username.to_owned(),
+            password_hash: self.hash_password(password).await?,
+            created_at: self.now(),
+        };
         match self.store.insert_user(&user).await {
             Ok(()) => Ok(user),
-            Err(StoreError::Conflict) => Err(FlowError::Invalid(format!("user `{username}` exists already"))),
+            Err(StoreError::Conflict) => Err(FlowError::Invalid(format!(
+                "user `{username}` exists already"
+            ))),
             Err(e) => Err(e.into()),
         }
     }
@@ -138,15 +183,26 @@ impl AuthServer {
     pub async fn set_password(&self, username: &str, password: &Password) -> Result<(), FlowError> {
         check_password(password)?;
         let hash = self.hash_password(password).await?;
-        if self.store.set_password_hash(username, &hash).await? { Ok(()) } else { Err(FlowError::Invalid(format!("no user `{username}`"))) }
+        if self.store.set_password_hash(username, &hash).await? {
+            Ok(())
+        } else {
+            Err(FlowError::Invalid(format!("no user `{username}`")))
+        }
     }
 
     /// Argon2id (OWASP baseline parameters), on the blocking pool, a bounded number at once.
     pub(crate) async fn hash_password(&self, password: &Password) -> Result<String, FlowError> {
-        let _permit = self.hashing.acquire().await.map_err(|e| FlowError::Crypto(e.to_string()))?;
+        let _permit = self
+            .hashing
+            .acquire()
+            .await
+            .map_err(|e| FlowError::Crypto(e.to_string()))?;
         let password = password.clone();
         tokio::task::spawn_blocking(move || {
-            Argon2::default().hash_password(password.expose().as_bytes()).map(|h| h.to_string()).map_err(|e| FlowError::Crypto(e.to_string()))
+            Argon2::default()
+                .hash_password(password.expose().as_bytes())
+                .map(|h| h.to_string())
+                .map_err(|e| FlowError::Crypto(e.to_string()))
         })
         .await
         .map_err(|e| FlowError::Crypto(e.to_string()))?

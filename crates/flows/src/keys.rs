@@ -30,7 +30,9 @@ pub struct KeyRing {
 
 impl std::fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyRing").field("active_kid", &self.active.kid).finish_non_exhaustive()
+        f.debug_struct("KeyRing")
+            .field("active_kid", &self.active.kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -55,7 +57,10 @@ impl KeyRing {
         let mut active = None;
         for row in rows {
             if row.alg != "ES256" {
-                return Err(crypto(format!("key {}: unsupported algorithm {}", row.kid, row.alg)));
+                return Err(crypto(format!(
+                    "key {}: unsupported algorithm {}",
+                    row.kid, row.alg
+                )));
             }
             let encoding = EncodingKey::from_ec_der(&row.private_der);
             let mut jwk = Jwk::from_encoding_key(&encoding, Algorithm::ES256).map_err(crypto)?;
@@ -66,7 +71,10 @@ impl KeyRing {
             jwks.keys.push(jwk);
             // Rows come newest first: the newest key signs.
             if active.is_none() {
-                active = Some(SigningKey { kid: row.kid, encoding });
+                active = Some(SigningKey {
+                    kid: row.kid,
+                    encoding,
+                });
             }
         }
         let active = active.ok_or_else(|| crypto("no signing key"))?;
@@ -88,8 +96,16 @@ impl KeyRing {
 }
 
 fn generate_es256(now: UnixTime) -> Result<SigningKeyRow, FlowError> {
-    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new()).map_err(crypto)?;
-    Ok(SigningKeyRow { kid: secrets::new_id()?, alg: "ES256".into(), private_der: pkcs8.as_ref().to_vec(), created_at: now, retired_at: None })
+    let pkcs8 =
+        EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+            .map_err(crypto)?;
+    Ok(SigningKeyRow {
+        kid: secrets::new_id()?,
+        alg: "ES256".into(),
+        private_der: pkcs8.as_ref().to_vec(),
+        created_at: now,
+        retired_at: None,
+    })
 }
 
 /// `from_*_der` does not validate a key: sign and verify a probe token whenever one is loaded
@@ -99,11 +115,13 @@ fn probe(key: &EncodingKey, jwk: &Jwk) -> Result<(), FlowError> {
     struct Probe {
         probe: bool,
     }
-    let token = jsonwebtoken::encode(&Header::new(Algorithm::ES256), &Probe { probe: true }, key).map_err(crypto)?;
+    let token = jsonwebtoken::encode(&Header::new(Algorithm::ES256), &Probe { probe: true }, key)
+        .map_err(crypto)?;
     let mut validation = Validation::new(Algorithm::ES256);
     validation.required_spec_claims.clear();
     validation.validate_exp = false;
     let decoding = DecodingKey::from_jwk(jwk).map_err(crypto)?;
-    jsonwebtoken::decode::<Probe>(&token, &decoding, &validation).map_err(|e| crypto(format!("key probe failed: {e}")))?;
+    jsonwebtoken::decode::<Probe>(&token, &decoding, &validation)
+        .map_err(|e| crypto(format!("key probe failed: {e}")))?;
     Ok(())
 }

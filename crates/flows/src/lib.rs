@@ -41,11 +41,23 @@ pub struct AuthServer {
 impl AuthServer {
     /// Builds the server, loading the signing keys (and creating the first one if the
     /// store has none).
-    pub async fn new(store: Store, settings: Settings, clock: Arc<dyn Clock>) -> Result<AuthServer, FlowError> {
+    pub async fn new(
+        store: Store,
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<AuthServer, FlowError> {
         let keys = KeyRing::load_or_create(&store, clock.now()).await?;
         // Argon2id uses 19 MiB per hash: bound how many run at once, off the async workers.
-        let permits = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        Ok(AuthServer { store, settings: Arc::new(settings), keys: Arc::new(keys), clock, hashing: Arc::new(tokio::sync::Semaphore::new(permits)) })
+        let permits = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        Ok(AuthServer {
+            store,
+            settings: Arc::new(settings),
+            keys: Arc::new(keys),
+            clock,
+            hashing: Arc::new(tokio::sync::Semaphore::new(permits)),
+        })
     }
 
     /// The store.

@@ -53,7 +53,11 @@ impl Settings {
 
     /// The consent sentence of a scope (its name when it has none).
     pub fn describe(&self, scope: &str) -> String {
-        self.scopes.iter().find(|s| s.name == scope).map(|s| s.description.clone()).unwrap_or_else(|| scope.to_owned())
+        self.scopes
+            .iter()
+            .find(|s| s.name == scope)
+            .map(|s| s.description.clone())
+            .unwrap_or_else(|| scope.to_owned())
     }
 }
 
@@ -65,6 +69,9 @@ pub fn default_scopes() -> Vec<ScopeDefinition> {
         ("notes:write", "Create and change your notes"),
     ]
     .into_iter()
-    .map(|(name, description)| ScopeDefinition { name: name.into(), description: description.into() })
+    .map(|(name, description)| ScopeDefinition {
+        name: name.into(),
+        description: description.into(),
+    })
     .collect()
 }

@@ -9,7 +9,11 @@ use crate::{AuthServer, FlowError, secrets};
 
 impl AuthServer {
     /// Exchanges a grant for tokens.
-    pub async fn exchange(&self, creds: &ClientCredentials, request: TokenRequest) -> Result<TokenResponse, FlowError> {
+    pub async fn exchange(
+        &self,
+        creds: &ClientCredentials,
+        request: TokenRequest,
+    ) -> Result<TokenResponse, FlowError> {
         // §3.2.1: authenticate the client. An unknown client fails like a wrong secret.
         let Some(client) = self.store.client(creds.client_id()).await? else {
             return Err(OAuthError::invalid_client("client authentication failed").into());
@@ -17,19 +21,46 @@ impl AuthServer {
         client.authenticate(creds)?;
         // §5.2 unauthorized_client: "not authorized to use this authorization grant type".
         if !client.allows_grant(request.grant_type()) {
-            return Err(OAuthError::unauthorized_client(format!("this client may not use the {} grant", request.grant_type())).into());
+            return Err(OAuthError::unauthorized_client(format!(
+                "this client may not use the {} grant",
+                request.grant_type()
+            ))
+            .into());
         }
         match request {
-            TokenRequest::AuthorizationCode { code, redirect_uri, code_verifier } => {
-                self.redeem_code(&client, &code, redirect_uri.as_deref(), code_verifier.as_deref()).await
+            TokenRequest::AuthorizationCode {
+                code,
+                redirect_uri,
+                code_verifier,
+            } => {
+                self.redeem_code(
+                    &client,
+                    &code,
+                    redirect_uri.as_deref(),
+                    code_verifier.as_deref(),
+                )
+                .await
             }
-            TokenRequest::RefreshToken { refresh_token, scope } => self.refresh(&client, &refresh_token, scope.as_deref()).await,
-            TokenRequest::ClientCredentials { scope } => self.client_credentials(&client, scope.as_deref()).await,
+            TokenRequest::RefreshToken {
+                refresh_token,
+                scope,
+            } => {
+                self.refresh(&client, &refresh_token, scope.as_deref())
+                    .await
+            }
+            TokenRequest::ClientCredentials { scope } => {
+                self.client_credentials(&client, scope.as_deref()).await
+            }
         }
     }
 
     /// Signs an RFC 9068 access token; returns it with its lifetime.
-    pub(crate) fn access_token(&self, sub: &str, client_id: &str, scope: &Scope) -> Result<(String, i64), FlowError> {
+    pub(crate) fn access_token(
+        &self,
+        sub: &str,
+        client_id: &str,
+        scope: &Scope,
+    ) -> Result<(String, i64), FlowError> {
         let now = self.now();
         let ttl = self.settings.access_token_ttl;
         let claims = AccessTokenClaims {

@@ -51,54 +51,106 @@ impl AuthorizeError {
 
 /// The `client_id` of a request, or the error page when it is missing.
 pub fn client_id(params: &Params) -> Result<&str, AuthorizeError> {
-    params.get("client_id").ok_or_else(|| AuthorizeError::Show(OAuthError::invalid_request("missing parameter `client_id`")))
+    params.get("client_id").ok_or_else(|| {
+        AuthorizeError::Show(OAuthError::invalid_request("missing parameter `client_id`"))
+    })
 }
 
 /// Validates an authorization request against the client it names (`None` when unknown).
-pub fn validate(params: &Params, client: Option<&Client>, server_scopes: &Scope) -> Result<AuthorizationRequest, AuthorizeError> {
+pub fn validate(
+    params: &Params,
+    client: Option<&Client>,
+    server_scopes: &Scope,
+) -> Result<AuthorizationRequest, AuthorizeError> {
     let client_id = client_id(params)?;
     let Some(client) = client.filter(|c| c.id == client_id) else {
-        return Err(AuthorizeError::Show(OAuthError::invalid_request("unknown client_id")));
+        return Err(AuthorizeError::Show(OAuthError::invalid_request(
+            "unknown client_id",
+        )));
     };
     // §3.1.2.3: redirect_uri may be omitted only when exactly one is registered.
     let (redirect_uri, redirect_uri_given) = match params.get("redirect_uri") {
         Some(requested) => {
-            if !client.redirect_uris.iter().any(|r| redirect::matches(r, requested)) {
-                return Err(AuthorizeError::Show(OAuthError::invalid_request("redirect_uri is not registered for this client")));
+            if !client
+                .redirect_uris
+                .iter()
+                .any(|r| redirect::matches(r, requested))
+            {
+                return Err(AuthorizeError::Show(OAuthError::invalid_request(
+                    "redirect_uri is not registered for this client",
+                )));
             }
             (requested.to_owned(), true)
         }
         None => match client.redirect_uris.as_slice() {
             [only] => (only.clone(), false),
-            [] => return Err(AuthorizeError::Show(OAuthError::invalid_request("this client has no registered redirect_uri"))),
-            _ => return Err(AuthorizeError::Show(OAuthError::invalid_request("missing parameter `redirect_uri`"))),
+            [] => {
+                return Err(AuthorizeError::Show(OAuthError::invalid_request(
+                    "this client has no registered redirect_uri",
+                )));
+            }
+            _ => {
+                return Err(AuthorizeError::Show(OAuthError::invalid_request(
+                    "missing parameter `redirect_uri`",
+                )));
+            }
         },
     };
     let state = params.get("state").map(str::to_owned);
-    let redirect_error = |error: OAuthError| AuthorizeError::Redirect { redirect_uri: redirect_uri.clone(), state: state.clone(), error };
+    let redirect_error = |error: OAuthError| AuthorizeError::Redirect {
+        redirect_uri: redirect_uri.clone(),
+        state: state.clone(),
+        error,
+    };
 
     // §4.1.1: response_type REQUIRED, "code".
     match params.get("response_type") {
         Some("code") => {}
-        Some(_) => return Err(redirect_error(OAuthError::unsupported_response_type("only response_type=code is supported"))),
-        None => return Err(redirect_error(OAuthError::invalid_request("missing parameter `response_type`"))),
+        Some(_) => {
+            return Err(redirect_error(OAuthError::unsupported_response_type(
+                "only response_type=code is supported",
+            )));
+        }
+        None => {
+            return Err(redirect_error(OAuthError::invalid_request(
+                "missing parameter `response_type`",
+            )));
+        }
     }
     if !client.allows_grant(GrantType::AuthorizationCode) {
-        return Err(redirect_error(OAuthError::unauthorized_client("this client may not use the authorization code grant")));
+        return Err(redirect_error(OAuthError::unauthorized_client(
+            "this client may not use the authorization code grant",
+        )));
     }
-    let scope = client.resolve_scope(params.get("scope"), server_scopes).map_err(&redirect_error)?;
+    let scope = client
+        .resolve_scope(params.get("scope"), server_scopes)
+        .map_err(&redirect_error)?;
     // RFC 7636 §4.4.1: a server that requires PKCE answers invalid_request without a challenge.
     let code_challenge = match params.get("code_challenge") {
-        Some(c) => Some(CodeChallenge::parse(c, params.get("code_challenge_method")).map_err(&redirect_error)?),
+        Some(c) => Some(
+            CodeChallenge::parse(c, params.get("code_challenge_method"))
+                .map_err(&redirect_error)?,
+        ),
         None if client.pkce_required() => {
-            return Err(redirect_error(OAuthError::invalid_request("code_challenge is required (PKCE, RFC 7636)")));
+            return Err(redirect_error(OAuthError::invalid_request(
+                "code_challenge is required (PKCE, RFC 7636)",
+            )));
         }
         None if params.get("code_challenge_method").is_some() => {
-            return Err(redirect_error(OAuthError::invalid_request("code_challenge_method without code_challenge")));
+            return Err(redirect_error(OAuthError::invalid_request(
+                "code_challenge_method without code_challenge",
+            )));
         }
         None => None,
     };
-    Ok(AuthorizationRequest { client_id: client.id.clone(), redirect_uri, redirect_uri_given, scope, state, code_challenge })
+    Ok(AuthorizationRequest {
+        client_id: client.id.clone(),
+        redirect_uri,
+        redirect_uri_given,
+        scope,
+        state,
+        code_challenge,
+    })
 }
 
 /// The success redirect (§4.1.2): `code`, and `state` when the request had one.
@@ -112,7 +164,10 @@ pub fn success_redirect(req: &AuthorizationRequest, code: &str) -> String {
 
 /// The error redirect (§4.1.2.1): `error`, `error_description`, and `state` when given.
 pub fn error_redirect(redirect_uri: &str, state: Option<&str>, error: &OAuthError) -> String {
-    let mut params = vec![("error", error.code.as_str()), ("error_description", error.description.as_ref())];
+    let mut params = vec![
+        ("error", error.code.as_str()),
+        ("error_description", error.description.as_ref()),
+    ];
     if let Some(s) = state {
         params.push(("state", s));
     }
@@ -143,7 +198,10 @@ mod tests {
             ("client_id", "c1"),
             ("response_type", "code"),
             ("state", "xyz"),
-            ("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
+            (
+                "code_challenge",
+                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            ),
             ("code_challenge_method", "S256"),
         ];
         for (k, v) in extra {
@@ -167,20 +225,34 @@ mod tests {
 
     #[test]
     fn rfc6749_4_1_2_1_unknown_client_is_not_redirected() {
-        assert!(matches!(validate(&params(&[]), None, &scopes()), Err(AuthorizeError::Show(_))));
-        assert!(matches!(validate(&params(&[("client_id", "")]), Some(&client()), &scopes()), Err(AuthorizeError::Show(_))));
+        assert!(matches!(
+            validate(&params(&[]), None, &scopes()),
+            Err(AuthorizeError::Show(_))
+        ));
+        assert!(matches!(
+            validate(&params(&[("client_id", "")]), Some(&client()), &scopes()),
+            Err(AuthorizeError::Show(_))
+        ));
     }
 
     #[test]
     fn rfc6749_4_1_2_1_unregistered_redirect_uri_is_not_redirected() {
-        let e = validate(&params(&[("redirect_uri", "https://evil.example/cb")]), Some(&client()), &scopes()).unwrap_err();
+        let e = validate(
+            &params(&[("redirect_uri", "https://evil.example/cb")]),
+            Some(&client()),
+            &scopes(),
+        )
+        .unwrap_err();
         assert!(matches!(e, AuthorizeError::Show(_)));
     }
 
     #[test]
     fn rfc6749_4_1_2_1_other_errors_are_redirected_with_state() {
         let cases: [(&[(&str, &str)], ErrorCode); 4] = [
-            (&[("response_type", "token")], ErrorCode::UnsupportedResponseType),
+            (
+                &[("response_type", "token")],
+                ErrorCode::UnsupportedResponseType,
+            ),
             (&[("response_type", "")], ErrorCode::InvalidRequest),
             (&[("scope", "admin")], ErrorCode::InvalidScope),
             (&[("code_challenge", "")], ErrorCode::InvalidRequest),
@@ -198,7 +270,12 @@ mod tests {
 
     #[test]
     fn rfc7636_4_3_plain_method_refused_with_redirect() {
-        let e = validate(&params(&[("code_challenge_method", "plain")]), Some(&client()), &scopes()).unwrap_err();
+        let e = validate(
+            &params(&[("code_challenge_method", "plain")]),
+            Some(&client()),
+            &scopes(),
+        )
+        .unwrap_err();
         assert!(matches!(e, AuthorizeError::Redirect { .. }));
     }
 }

@@ -29,7 +29,11 @@ pub enum GrantType {
 
 impl GrantType {
     /// Every grant type, in the order metadata lists them.
-    pub const ALL: [GrantType; 3] = [GrantType::AuthorizationCode, GrantType::RefreshToken, GrantType::ClientCredentials];
+    pub const ALL: [GrantType; 3] = [
+        GrantType::AuthorizationCode,
+        GrantType::RefreshToken,
+        GrantType::ClientCredentials,
+    ];
 
     /// The `grant_type` parameter value.
     pub fn as_str(self) -> &'static str {
@@ -53,7 +57,9 @@ impl FromStr for GrantType {
         GrantType::ALL
             .into_iter()
             .find(|g| g.as_str() == s)
-            .ok_or_else(|| OAuthError::unsupported_grant_type(format!("grant_type `{s}` is not supported")))
+            .ok_or_else(|| {
+                OAuthError::unsupported_grant_type(format!("grant_type `{s}` is not supported"))
+            })
     }
 }
 
@@ -81,7 +87,11 @@ pub struct Client {
 impl Client {
     /// §2.1: a client with a secret is confidential.
     pub fn client_type(&self) -> ClientType {
-        if self.secret_hash.is_some() { ClientType::Confidential } else { ClientType::Public }
+        if self.secret_hash.is_some() {
+            ClientType::Confidential
+        } else {
+            ClientType::Public
+        }
     }
 
     /// Whether the client may use a grant (§4.1.2.1, §5.2 `unauthorized_client`).
@@ -104,7 +114,11 @@ impl Client {
 
     /// §3.3: resolves the requested scope. Absent → the client's default (its allowed
     /// scope); any token outside what the client may have → `invalid_scope`.
-    pub fn resolve_scope(&self, requested: Option<&str>, server_scopes: &Scope) -> Result<Scope, OAuthError> {
+    pub fn resolve_scope(
+        &self,
+        requested: Option<&str>,
+        server_scopes: &Scope,
+    ) -> Result<Scope, OAuthError> {
         let allowed = self.allowed_scope(server_scopes);
         let Some(text) = requested else {
             return Ok(allowed);
@@ -112,7 +126,9 @@ impl Client {
         let scope = Scope::parse(text)?;
         let extra = scope.difference(&allowed);
         if !extra.is_empty() {
-            return Err(OAuthError::invalid_scope(format!("scope not allowed for this client: {extra}")));
+            return Err(OAuthError::invalid_scope(format!(
+                "scope not allowed for this client: {extra}"
+            )));
         }
         Ok(scope)
     }
@@ -124,7 +140,11 @@ impl Client {
         let fail = || OAuthError::invalid_client("client authentication failed");
         match (&self.secret_hash, creds.secret()) {
             (Some(stored), Some(given)) => {
-                if stored.ct_eq(&given.hash()) { Ok(()) } else { Err(fail()) }
+                if stored.ct_eq(&given.hash()) {
+                    Ok(())
+                } else {
+                    Err(fail())
+                }
             }
             (None, None) => Ok(()),
             // A confidential client that sends no secret, or a public client that sends one.
@@ -157,15 +177,26 @@ mod tests {
         let all = Scope::from_tokens(["a", "b", "c"]);
         assert_eq!(c.resolve_scope(None, &all).unwrap().to_string(), "a b");
         assert_eq!(c.resolve_scope(Some("a"), &all).unwrap().to_string(), "a");
-        assert_eq!(c.resolve_scope(Some("a c"), &all).unwrap_err().code, crate::ErrorCode::InvalidScope);
+        assert_eq!(
+            c.resolve_scope(Some("a c"), &all).unwrap_err().code,
+            crate::ErrorCode::InvalidScope
+        );
     }
 
     #[test]
     fn rfc6749_2_3_1_secret_checked_and_public_clients_send_none() {
         let c = client(Some("right"));
-        let ok = ClientCredentials::Post { client_id: "c1".into(), secret: ClientSecret::new("right") };
-        let bad = ClientCredentials::Post { client_id: "c1".into(), secret: ClientSecret::new("wrong") };
-        let none = ClientCredentials::None { client_id: "c1".into() };
+        let ok = ClientCredentials::Post {
+            client_id: "c1".into(),
+            secret: ClientSecret::new("right"),
+        };
+        let bad = ClientCredentials::Post {
+            client_id: "c1".into(),
+            secret: ClientSecret::new("wrong"),
+        };
+        let none = ClientCredentials::None {
+            client_id: "c1".into(),
+        };
         assert!(c.authenticate(&ok).is_ok());
         assert!(c.authenticate(&bad).is_err());
         assert!(c.authenticate(&none).is_err());

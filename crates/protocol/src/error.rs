@@ -106,6 +106,9 @@ pub struct ErrorBody {
 
 impl From<&OAuthError> for ErrorBody {
     fn from(e: &OAuthError) -> Self {
-        ErrorBody { error: e.code.as_str().to_owned(), error_description: Some(e.description.to_string()) }
+        ErrorBody {
+            error: e.code.as_str().to_owned(),
+            error_description: Some(e.description.to_string()),
+        }
     }
 }

@@ -42,7 +42,11 @@ impl AuthorizationServerMetadata {
             response_types_supported: vec!["code".into()],
             response_modes_supported: vec!["query".into()],
             grant_types_supported: grant_types,
-            token_endpoint_auth_methods_supported: vec!["client_secret_basic".into(), "client_secret_post".into(), "none".into()],
+            token_endpoint_auth_methods_supported: vec![
+                "client_secret_basic".into(),
+                "client_secret_post".into(),
+                "none".into(),
+            ],
             code_challenge_methods_supported: vec!["S256".into()],
         }
     }

@@ -49,7 +49,9 @@ impl TokenRequest {
                 refresh_token: RefreshToken::new(params.require("refresh_token")?),
                 scope: params.get("scope").map(str::to_owned),
             },
-            GrantType::ClientCredentials => TokenRequest::ClientCredentials { scope: params.get("scope").map(str::to_owned) },
+            GrantType::ClientCredentials => TokenRequest::ClientCredentials {
+                scope: params.get("scope").map(str::to_owned),
+            },
         })
     }
 
@@ -110,7 +112,9 @@ pub fn redeem_code(
     // "ensure that the authorization code was issued to the authenticated confidential
     // client, or if the client is public, ensure that the code was issued to client_id"
     if grant.client_id != client_id {
-        return Err(OAuthError::invalid_grant("the code was issued to another client"));
+        return Err(OAuthError::invalid_grant(
+            "the code was issued to another client",
+        ));
     }
     // §4.3.1 "verify that the authorization code is valid": not expired (§4.1.2: short-lived).
     if now >= grant.expires_at {
@@ -120,9 +124,15 @@ pub fn redeem_code(
     // included in the initial authorization request ..., and if included ensure that their
     // values are identical."
     match (grant.redirect_uri_given, redirect_uri) {
-        (true, None) => return Err(OAuthError::invalid_grant("redirect_uri is required: the authorization request had one")),
+        (true, None) => {
+            return Err(OAuthError::invalid_grant(
+                "redirect_uri is required: the authorization request had one",
+            ));
+        }
         (_, Some(given)) if given != grant.redirect_uri => {
-            return Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request"));
+            return Err(OAuthError::invalid_grant(
+                "redirect_uri does not match the authorization request",
+            ));
         }
         _ => {}
     }
@@ -145,10 +155,17 @@ pub struct RefreshGrant {
 /// §6: checks a refresh request and returns the scope of the new access token. "The
 /// requested scope MUST NOT include any scope not originally granted by the resource
 /// owner, and if omitted is treated as equal to the scope originally granted".
-pub fn refresh(grant: &RefreshGrant, client_id: &str, requested_scope: Option<&str>, now: UnixTime) -> Result<Scope, OAuthError> {
+pub fn refresh(
+    grant: &RefreshGrant,
+    client_id: &str,
+    requested_scope: Option<&str>,
+    now: UnixTime,
+) -> Result<Scope, OAuthError> {
     // "validate the refresh token ... bound to the client" (§6, §10.4).
     if grant.client_id != client_id {
-        return Err(OAuthError::invalid_grant("the refresh token was issued to another client"));
+        return Err(OAuthError::invalid_grant(
+            "the refresh token was issued to another client",
+        ));
     }
     if now >= grant.expires_at {
         return Err(OAuthError::invalid_grant("the refresh token has expired"));
@@ -158,7 +175,9 @@ pub fn refresh(grant: &RefreshGrant, client_id: &str, requested_scope: Option<&s
     };
     let scope = Scope::parse(text)?;
     if !scope.is_subset(&grant.scope) {
-        return Err(OAuthError::invalid_scope("a refresh may narrow the scope, never widen it"));
+        return Err(OAuthError::invalid_scope(
+            "a refresh may narrow the scope, never widen it",
+        ));
     }
     Ok(scope)
 }
@@ -187,28 +206,57 @@ mod tests {
         let g = grant();
         let uri = Some("https://app.example/cb");
         assert!(redeem_code(&g, "c1", uri, Some(VERIFIER), 50).is_ok());
-        assert_eq!(redeem_code(&g, "c2", uri, Some(VERIFIER), 50).unwrap_err().code, ErrorCode::InvalidGrant);
+        assert_eq!(
+            redeem_code(&g, "c2", uri, Some(VERIFIER), 50)
+                .unwrap_err()
+                .code,
+            ErrorCode::InvalidGrant
+        );
         assert!(redeem_code(&g, "c1", None, Some(VERIFIER), 50).is_err());
-        assert!(redeem_code(&g, "c1", Some("https://app.example/other"), Some(VERIFIER), 50).is_err());
+        assert!(
+            redeem_code(
+                &g,
+                "c1",
+                Some("https://app.example/other"),
+                Some(VERIFIER),
+                50
+            )
+            .is_err()
+        );
         assert!(redeem_code(&g, "c1", uri, None, 50).is_err());
         assert!(redeem_code(&g, "c1", uri, Some(VERIFIER), 100).is_err());
     }
 
     #[test]
     fn rfc6749_6_refresh_scope_may_narrow_never_widen() {
-        let g = RefreshGrant { client_id: "c1".into(), user_id: "u".into(), scope: Scope::from_tokens(["a", "b"]), expires_at: 10 };
+        let g = RefreshGrant {
+            client_id: "c1".into(),
+            user_id: "u".into(),
+            scope: Scope::from_tokens(["a", "b"]),
+            expires_at: 10,
+        };
         assert_eq!(refresh(&g, "c1", None, 0).unwrap().to_string(), "a b");
         assert_eq!(refresh(&g, "c1", Some("a"), 0).unwrap().to_string(), "a");
-        assert_eq!(refresh(&g, "c1", Some("a c"), 0).unwrap_err().code, ErrorCode::InvalidScope);
-        assert_eq!(refresh(&g, "c2", None, 0).unwrap_err().code, ErrorCode::InvalidGrant);
-        assert_eq!(refresh(&g, "c1", None, 10).unwrap_err().code, ErrorCode::InvalidGrant);
+        assert_eq!(
+            refresh(&g, "c1", Some("a c"), 0).unwrap_err().code,
+            ErrorCode::InvalidScope
+        );
+        assert_eq!(
+            refresh(&g, "c2", None, 0).unwrap_err().code,
+            ErrorCode::InvalidGrant
+        );
+        assert_eq!(
+            refresh(&g, "c1", None, 10).unwrap_err().code,
+            ErrorCode::InvalidGrant
+        );
     }
 
     #[test]
     fn rfc6749_5_2_unknown_grant_type() {
         let e = TokenRequest::parse(&Params::from_pairs([("grant_type", "password")])).unwrap_err();
         assert_eq!(e.code, ErrorCode::UnsupportedGrantType);
-        let e = TokenRequest::parse(&Params::from_pairs([("grant_type", "authorization_code")])).unwrap_err();
+        let e = TokenRequest::parse(&Params::from_pairs([("grant_type", "authorization_code")]))
+            .unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidRequest);
     }
 }

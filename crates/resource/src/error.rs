@@ -48,19 +48,30 @@ pub enum BearerError {
 impl BearerError {
     /// An `invalid_token` error.
     pub fn invalid_token(realm: &str, description: &str) -> Self {
-        BearerError::InvalidToken { realm: realm.into(), description: description.into() }
+        BearerError::InvalidToken {
+            realm: realm.into(),
+            description: description.into(),
+        }
     }
     /// An `invalid_request` error.
     pub fn invalid_request(realm: &str, description: &str) -> Self {
-        BearerError::InvalidRequest { realm: realm.into(), description: description.into() }
+        BearerError::InvalidRequest {
+            realm: realm.into(),
+            description: description.into(),
+        }
     }
     /// An `insufficient_scope` error.
     pub fn insufficient_scope(realm: &str, scope: &str) -> Self {
-        BearerError::InsufficientScope { realm: realm.into(), scope: scope.into() }
+        BearerError::InsufficientScope {
+            realm: realm.into(),
+            scope: scope.into(),
+        }
     }
     /// An outage of the key source.
     pub fn unavailable(realm: &str) -> Self {
-        BearerError::Unavailable { realm: realm.into() }
+        BearerError::Unavailable {
+            realm: realm.into(),
+        }
     }
 
     /// The `error` code, if the response carries one.
@@ -76,11 +87,23 @@ impl BearerError {
     /// The `WWW-Authenticate` value (RFC 6750 §3).
     pub fn challenge(&self) -> String {
         // Quoted-string values: our descriptions never contain `"` or `\`, but strip them anyway.
-        let q = |s: &str| s.chars().filter(|c| *c != '"' && *c != '\\' && !c.is_control()).collect::<String>();
+        let q = |s: &str| {
+            s.chars()
+                .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
+                .collect::<String>()
+        };
         match self {
-            BearerError::Missing { realm } | BearerError::Unavailable { realm } => format!(r#"Bearer realm="{}""#, q(realm)),
-            BearerError::InvalidRequest { realm, description } | BearerError::InvalidToken { realm, description } => {
-                format!(r#"Bearer realm="{}", error="{}", error_description="{}""#, q(realm), self.code().unwrap_or(""), q(description))
+            BearerError::Missing { realm } | BearerError::Unavailable { realm } => {
+                format!(r#"Bearer realm="{}""#, q(realm))
+            }
+            BearerError::InvalidRequest { realm, description }
+            | BearerError::InvalidToken { realm, description } => {
+                format!(
+                    r#"Bearer realm="{}", error="{}", error_description="{}""#,
+                    q(realm),
+                    self.code().unwrap_or(""),
+                    q(description)
+                )
             }
             BearerError::InsufficientScope { realm, scope } => format!(
                 r#"Bearer realm="{}", error="insufficient_scope", error_description="the request needs scope {}", scope="{}""#,
@@ -94,7 +117,9 @@ impl BearerError {
     /// The HTTP status (§3.1).
     pub fn status(&self) -> StatusCode {
         match self {
-            BearerError::Missing { .. } | BearerError::InvalidToken { .. } => StatusCode::UNAUTHORIZED,
+            BearerError::Missing { .. } | BearerError::InvalidToken { .. } => {
+                StatusCode::UNAUTHORIZED
+            }
             BearerError::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
             BearerError::InsufficientScope { .. } => StatusCode::FORBIDDEN,
             BearerError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -105,14 +130,17 @@ impl BearerError {
 impl IntoResponse for BearerError {
     fn into_response(self) -> Response {
         let body = match self.code() {
-            Some(code) => serde_json::json!({ "error": code, "error_description": self.to_string() }),
+            Some(code) => {
+                serde_json::json!({ "error": code, "error_description": self.to_string() })
+            }
             None => serde_json::json!({ "error": "unauthorized" }),
         };
         let mut res = (self.status(), axum::Json(body)).into_response();
         if let Ok(v) = HeaderValue::from_str(&self.challenge()) {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }
-        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        res.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         res
     }
 }

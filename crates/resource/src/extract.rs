@@ -18,25 +18,39 @@ pub struct Bearer {
 impl Bearer {
     /// Fails with 403 `insufficient_scope` unless the token has `scope` (RFC 6750 §3.1).
     pub fn require_scope(&self, scope: &str) -> Result<(), BearerError> {
-        if self.claims.scope().contains(scope) { Ok(()) } else { Err(BearerError::insufficient_scope(&self.realm, scope)) }
+        if self.claims.scope().contains(scope) {
+            Ok(())
+        } else {
+            Err(BearerError::insufficient_scope(&self.realm, scope))
+        }
     }
 }
 
 /// §2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
 fn is_b64token(s: &str) -> bool {
     let body = s.trim_end_matches('=');
-    !body.is_empty() && body.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+    !body.is_empty()
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
 }
 
 /// Reads the bearer token from the headers. `Ok(None)` when the request carries no
 /// bearer credentials at all.
 pub fn bearer_token<'a>(parts: &'a Parts, realm: &str) -> Result<Option<&'a str>, BearerError> {
     let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
-    let Some(value) = values.next() else { return Ok(None) };
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
     if values.next().is_some() {
-        return Err(BearerError::invalid_request(realm, "more than one Authorization header"));
+        return Err(BearerError::invalid_request(
+            realm,
+            "more than one Authorization header",
+        ));
     }
-    let text = value.to_str().map_err(|_| BearerError::invalid_request(realm, "malformed Authorization header"))?;
+    let text = value
+        .to_str()
+        .map_err(|_| BearerError::invalid_request(realm, "malformed Authorization header"))?;
     let (scheme, rest) = text.split_once(' ').unwrap_or((text, ""));
     if !scheme.eq_ignore_ascii_case("bearer") {
         // Another scheme is no bearer credential: a bare challenge.
@@ -44,7 +58,10 @@ pub fn bearer_token<'a>(parts: &'a Parts, realm: &str) -> Result<Option<&'a str>
     }
     let token = rest.trim_start_matches(' ');
     if !is_b64token(token) {
-        return Err(BearerError::invalid_request(realm, "malformed bearer token"));
+        return Err(BearerError::invalid_request(
+            realm,
+            "malformed bearer token",
+        ));
     }
     Ok(Some(token))
 }

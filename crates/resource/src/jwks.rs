@@ -47,7 +47,11 @@ impl KeyCache {
             http,
             issuer: config.issuer.clone(),
             refetch_interval: config.refetch_interval,
-            state: Mutex::new(State { keys: HashMap::new(), fetched_at: None, jwks_uri: config.jwks_uri.clone() }),
+            state: Mutex::new(State {
+                keys: HashMap::new(),
+                fetched_at: None,
+                jwks_uri: config.jwks_uri.clone(),
+            }),
         }
     }
 
@@ -56,7 +60,9 @@ impl KeyCache {
         if let Some(k) = state.keys.get(kid) {
             return Ok(k.clone());
         }
-        let may_fetch = state.fetched_at.is_none_or(|t| t.elapsed() >= self.refetch_interval);
+        let may_fetch = state
+            .fetched_at
+            .is_none_or(|t| t.elapsed() >= self.refetch_interval);
         if !may_fetch {
             return Err(KeyError::Unknown);
         }
@@ -70,17 +76,26 @@ impl KeyCache {
         let uri = match &state.jwks_uri {
             Some(u) => u.clone(),
             None => {
-                let url = format!("{}/.well-known/oauth-authorization-server", self.issuer.trim_end_matches('/'));
+                let url = format!(
+                    "{}/.well-known/oauth-authorization-server",
+                    self.issuer.trim_end_matches('/')
+                );
                 let meta: serde_json::Value = self.get_json(&url).await?;
-                let uri = meta["jwks_uri"].as_str().ok_or_else(|| KeyError::Unavailable("metadata has no jwks_uri".into()))?.to_owned();
+                let uri = meta["jwks_uri"]
+                    .as_str()
+                    .ok_or_else(|| KeyError::Unavailable("metadata has no jwks_uri".into()))?
+                    .to_owned();
                 state.jwks_uri = Some(uri.clone());
                 uri
             }
         };
-        let set: JwkSet = serde_json::from_value(self.get_json(&uri).await?).map_err(|e| KeyError::Unavailable(format!("bad JWKS: {e}")))?;
+        let set: JwkSet = serde_json::from_value(self.get_json(&uri).await?)
+            .map_err(|e| KeyError::Unavailable(format!("bad JWKS: {e}")))?;
         let mut keys = HashMap::new();
         for jwk in &set.keys {
-            let (Some(kid), Some(alg)) = (jwk.common.key_id.clone(), algorithm_of(jwk)) else { continue };
+            let (Some(kid), Some(alg)) = (jwk.common.key_id.clone(), algorithm_of(jwk)) else {
+                continue;
+            };
             if let Ok(decoding) = DecodingKey::from_jwk(jwk) {
                 keys.insert(kid, Key { decoding, alg });
             }
@@ -90,11 +105,21 @@ impl KeyCache {
     }
 
     async fn get_json(&self, url: &str) -> Result<serde_json::Value, KeyError> {
-        let res = self.http.get(url).send().await.map_err(|e| KeyError::Unavailable(e.to_string()))?;
+        let res = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| KeyError::Unavailable(e.to_string()))?;
         if !res.status().is_success() {
-            return Err(KeyError::Unavailable(format!("{url} answered {}", res.status())));
+            return Err(KeyError::Unavailable(format!(
+                "{url} answered {}",
+                res.status()
+            )));
         }
-        res.json().await.map_err(|e| KeyError::Unavailable(e.to_string()))
+        res.json()
+            .await
+            .map_err(|e| KeyError::Unavailable(e.to_string()))
     }
 }
 

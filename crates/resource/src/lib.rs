@@ -76,7 +76,9 @@ struct Inner {
 
 impl std::fmt::Debug for BearerAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BearerAuth").field("issuer", &self.inner.config.issuer).finish_non_exhaustive()
+        f.debug_struct("BearerAuth")
+            .field("issuer", &self.inner.config.issuer)
+            .finish_non_exhaustive()
     }
 }
 
@@ -85,7 +87,9 @@ impl BearerAuth {
     pub fn new(config: BearerConfig) -> BearerAuth {
         let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
         let keys = jwks::KeyCache::new(&config);
-        BearerAuth { inner: Arc::new(Inner { config, keys }) }
+        BearerAuth {
+            inner: Arc::new(Inner { config, keys }),
+        }
     }
 
     /// The realm used in challenges.
@@ -101,11 +105,16 @@ impl BearerAuth {
         let header = decode_header(token).map_err(|_| invalid("the token is not a JWT"))?;
         // RFC 9068 §4: "Resource servers MUST verify that the typ header value is at+jwt or
         // application/at+jwt and reject tokens carrying any other value."
-        let typ_ok = header.typ.as_deref().is_some_and(|t| t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case("application/at+jwt"));
+        let typ_ok = header.typ.as_deref().is_some_and(|t| {
+            t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case("application/at+jwt")
+        });
         if !typ_ok {
             return Err(invalid("the token is not a JWT access token (typ)"));
         }
-        let kid = header.kid.as_deref().ok_or_else(|| invalid("the token names no key (kid)"))?;
+        let kid = header
+            .kid
+            .as_deref()
+            .ok_or_else(|| invalid("the token names no key (kid)"))?;
         let key = self.inner.keys.key(kid).await.map_err(|e| match e {
             jwks::KeyError::Unknown => invalid("the token was signed by an unknown key"),
             jwks::KeyError::Unavailable(cause) => {

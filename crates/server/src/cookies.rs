@@ -21,11 +21,19 @@ impl CookiePolicy {
     }
 
     fn session_name(&self) -> &'static str {
-        if self.secure { "__Host-latchkey_session" } else { "latchkey_session" }
+        if self.secure {
+            "__Host-latchkey_session"
+        } else {
+            "latchkey_session"
+        }
     }
 
     fn csrf_name(&self) -> &'static str {
-        if self.secure { "__Host-latchkey_csrf" } else { "latchkey_csrf" }
+        if self.secure {
+            "__Host-latchkey_csrf"
+        } else {
+            "latchkey_csrf"
+        }
     }
 
     /// A browser-session cookie; the server-side session row carries the real expiry.
@@ -40,7 +48,8 @@ impl CookiePolicy {
 
     /// The session token the browser sent, if any.
     pub fn session(&self, jar: &CookieJar) -> Option<SessionToken> {
-        jar.get(self.session_name()).map(|c| SessionToken::new(c.value()))
+        jar.get(self.session_name())
+            .map(|c| SessionToken::new(c.value()))
     }
 
     /// Sets the session cookie.
@@ -66,7 +75,9 @@ impl CookiePolicy {
     /// Whether a submitted form's CSRF token matches the browser's cookie.
     pub fn csrf_ok(&self, jar: &CookieJar, submitted: Option<&str>) -> bool {
         match (jar.get(self.csrf_name()), submitted) {
-            (Some(cookie), Some(given)) if cookie.value().len() >= 32 => SecretHash::of(cookie.value()).ct_eq(&SecretHash::of(given)),
+            (Some(cookie), Some(given)) if cookie.value().len() >= 32 => {
+                SecretHash::of(cookie.value()).ct_eq(&SecretHash::of(given))
+            }
             _ => false,
         }
     }

@@ -22,13 +22,20 @@ impl ClientRow {
     fn into_client(self) -> Result<Client, StoreError> {
         let corrupt = |what: &str| StoreError::Corrupt(format!("client {}: {what}", self.id));
         let secret_hash = match &self.secret_hash {
-            Some(bytes) => Some(SecretHash::from_slice(bytes).ok_or_else(|| corrupt("secret_hash"))?),
+            Some(bytes) => {
+                Some(SecretHash::from_slice(bytes).ok_or_else(|| corrupt("secret_hash"))?)
+            }
             None => None,
         };
-        let redirect_uris: Vec<String> = serde_json::from_str(&self.redirect_uris).map_err(|_| corrupt("redirect_uris"))?;
-        let grant_names: Vec<String> = serde_json::from_str(&self.grant_types).map_err(|_| corrupt("grant_types"))?;
-        let grant_types =
-            grant_names.iter().map(|g| g.parse::<GrantType>()).collect::<Result<_, _>>().map_err(|_| corrupt("grant_types"))?;
+        let redirect_uris: Vec<String> =
+            serde_json::from_str(&self.redirect_uris).map_err(|_| corrupt("redirect_uris"))?;
+        let grant_names: Vec<String> =
+            serde_json::from_str(&self.grant_types).map_err(|_| corrupt("grant_types"))?;
+        let grant_types = grant_names
+            .iter()
+            .map(|g| g.parse::<GrantType>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| corrupt("grant_types"))?;
         let scopes = match &self.scopes {
             Some(s) => Some(Scope::parse(s).map_err(|_| corrupt("scopes"))?),
             None => None,
@@ -56,9 +63,11 @@ macro_rules! select {
 impl Store {
     /// Registers a client. `Conflict` if the id is taken.
     pub async fn insert_client(&self, c: &Client) -> Result<(), StoreError> {
-        let redirect_uris = serde_json::to_string(&c.redirect_uris).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let redirect_uris = serde_json::to_string(&c.redirect_uris)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
-        let grant_types = serde_json::to_string(&grants).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let grant_types =
+            serde_json::to_string(&grants).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let scopes = c.scopes.as_ref().map(|s| s.to_string());
         let secret = c.secret_hash.as_ref().map(|h| h.as_bytes().to_vec());
         on_pool!(self, pool => sqlx::query(
@@ -72,8 +81,7 @@ impl Store {
 
     /// The client with this id.
     pub async fn client(&self, id: &str) -> Result<Option<Client>, StoreError> {
-        let row: Option<ClientRow> =
-            on_pool!(self, pool => sqlx::query_as(select!(" WHERE id = $1")).bind(id).fetch_optional(pool).await)?;
+        let row: Option<ClientRow> = on_pool!(self, pool => sqlx::query_as(select!(" WHERE id = $1")).bind(id).fetch_optional(pool).await)?;
         row.map(ClientRow::into_client).transpose()
     }
 

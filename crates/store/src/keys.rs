@@ -1,6 +1,5 @@
 //! Signing keys, kept in the store so every instance signs and publishes the same set.
 
-
 use crate::{Store, StoreError, on_pool};
 
 /// A stored signing key.
@@ -20,7 +19,10 @@ pub struct SigningKeyRow {
 
 impl std::fmt::Debug for SigningKeyRow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKeyRow").field("kid", &self.kid).field("alg", &self.alg).finish_non_exhaustive()
+        f.debug_struct("SigningKeyRow")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .finish_non_exhaustive()
     }
 }
 

@@ -61,7 +61,10 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { max_connections: 16, acquire_timeout: Duration::from_secs(5) }
+        StoreOptions {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+        }
     }
 }
 
@@ -88,7 +91,10 @@ impl Store {
                 .acquire_timeout(options.acquire_timeout)
                 .connect_with(connect)
                 .await?;
-            sqlx::migrate!("./migrations/sqlite").run(&pool).await.map_err(|e| StoreError::Migration(e.to_string()))?;
+            sqlx::migrate!("./migrations/sqlite")
+                .run(&pool)
+                .await
+                .map_err(|e| StoreError::Migration(e.to_string()))?;
             Backend::Sqlite(pool)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool = PgPoolOptions::new()
@@ -97,10 +103,15 @@ impl Store {
                 .connect(url)
                 .await?;
             // sqlx runs PostgreSQL migrations under an advisory lock: instances may start together.
-            sqlx::migrate!("./migrations/postgres").run(&pool).await.map_err(|e| StoreError::Migration(e.to_string()))?;
+            sqlx::migrate!("./migrations/postgres")
+                .run(&pool)
+                .await
+                .map_err(|e| StoreError::Migration(e.to_string()))?;
             Backend::Postgres(pool)
         } else {
-            return Err(StoreError::Config(format!("unsupported database URL `{url}`: use sqlite://FILE or postgres://…")));
+            return Err(StoreError::Config(format!(
+                "unsupported database URL `{url}`: use sqlite://FILE or postgres://…"
+            )));
         };
         Ok(Store { backend })
     }

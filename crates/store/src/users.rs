@@ -17,7 +17,10 @@ pub struct User {
 
 impl std::fmt::Debug for User {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("User").field("id", &self.id).field("username", &self.username).finish_non_exhaustive()
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
     }
 }
 
@@ -31,20 +34,26 @@ impl Store {
 
     /// The user with this username.
     pub async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError> {
-        Ok(on_pool!(self, pool => sqlx::query_as("SELECT id, username, password_hash, created_at FROM users WHERE username = $1")
-            .bind(username).fetch_optional(pool).await)?)
+        Ok(
+            on_pool!(self, pool => sqlx::query_as("SELECT id, username, password_hash, created_at FROM users WHERE username = $1")
+            .bind(username).fetch_optional(pool).await)?,
+        )
     }
 
     /// The user with this id.
     pub async fn user(&self, id: &str) -> Result<Option<User>, StoreError> {
-        Ok(on_pool!(self, pool => sqlx::query_as("SELECT id, username, password_hash, created_at FROM users WHERE id = $1")
-            .bind(id).fetch_optional(pool).await)?)
+        Ok(
+            on_pool!(self, pool => sqlx::query_as("SELECT id, username, password_hash, created_at FROM users WHERE id = $1")
+            .bind(id).fetch_optional(pool).await)?,
+        )
     }
 
     /// Every user, by username.
     pub async fn users(&self) -> Result<Vec<User>, StoreError> {
-        Ok(on_pool!(self, pool => sqlx::query_as("SELECT id, username, password_hash, created_at FROM users ORDER BY username")
-            .fetch_all(pool).await)?)
+        Ok(
+            on_pool!(self, pool => sqlx::query_as("SELECT id, username, password_hash, created_at FROM users ORDER BY username")
+            .fetch_all(pool).await)?,
+        )
     }
 
     /// Removes a user with their sessions, consents, codes and tokens. False if absent.

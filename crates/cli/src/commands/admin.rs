@@ -26,24 +26,71 @@ fn client_json(c: &Client) -> serde_json::Value {
 fn print_client(c: &Client) {
     println!("client_id:     {}", c.id);
     println!("name:          {}", c.name);
-    println!("type:          {}", if c.secret_hash.is_some() { "confidential" } else { "public" });
+    println!(
+        "type:          {}",
+        if c.secret_hash.is_some() {
+            "confidential"
+        } else {
+            "public"
+        }
+    );
     println!("redirect_uris: {}", c.redirect_uris.join(" "));
-    println!("grant_types:   {}", c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>().join(" "));
-    println!("scopes:        {}", c.scopes.as_ref().map(|s| s.to_string()).unwrap_or_else(|| "(all)".into()));
-    println!("pkce:          {}", if c.pkce_required() { "required" } else { "optional" });
+    println!(
+        "grant_types:   {}",
+        c.grant_types
+            .iter()
+            .map(|g| g.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    println!(
+        "scopes:        {}",
+        c.scopes
+            .as_ref()
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "(all)".into())
+    );
+    println!(
+        "pkce:          {}",
+        if c.pkce_required() {
+            "required"
+        } else {
+            "optional"
+        }
+    );
 }
 
 pub async fn clients(auth: &AuthServer, cmd: ClientsCommand) -> anyhow::Result<()> {
     match cmd {
-        ClientsCommand::Add { name, redirect_uris, public, scopes, grant_types, allow_no_pkce, json } => {
+        ClientsCommand::Add {
+            name,
+            redirect_uris,
+            public,
+            scopes,
+            grant_types,
+            allow_no_pkce,
+            json,
+        } => {
             let grant_types = grant_types
                 .iter()
                 .map(|g| g.parse::<GrantType>().map_err(|_| anyhow!("grant-type: `{g}` is not one of authorization_code, refresh_token, client_credentials")))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let issued = auth.add_client(NewClient { name, redirect_uris, public, scopes, grant_types, allow_no_pkce }).await?;
+            let issued = auth
+                .add_client(NewClient {
+                    name,
+                    redirect_uris,
+                    public,
+                    scopes,
+                    grant_types,
+                    allow_no_pkce,
+                })
+                .await?;
             let secret = issued.secret.as_ref().map(|s| s.expose().to_owned());
             if json {
-                println!("{}", json!({ "client_id": issued.client.id, "client_secret": secret }));
+                println!(
+                    "{}",
+                    json!({ "client_id": issued.client.id, "client_secret": secret })
+                );
             } else {
                 print_client(&issued.client);
                 if let Some(s) = secret {
@@ -55,19 +102,36 @@ pub async fn clients(auth: &AuthServer, cmd: ClientsCommand) -> anyhow::Result<(
         ClientsCommand::List { json } => {
             let list = auth.store().clients().await?;
             if json {
-                println!("{}", serde_json::Value::Array(list.iter().map(client_json).collect()));
+                println!(
+                    "{}",
+                    serde_json::Value::Array(list.iter().map(client_json).collect())
+                );
             } else if list.is_empty() {
-                eprintln!("no clients; add one with `latchkey clients add --name NAME --redirect-uri URI`");
+                eprintln!(
+                    "no clients; add one with `latchkey clients add --name NAME --redirect-uri URI`"
+                );
             } else {
                 for c in &list {
-                    let kind = if c.secret_hash.is_some() { "confidential" } else { "public" };
+                    let kind = if c.secret_hash.is_some() {
+                        "confidential"
+                    } else {
+                        "public"
+                    };
                     println!("{}  {:<12}  {}", c.id, kind, c.name);
                 }
             }
         }
         ClientsCommand::Show { client_id, json } => {
-            let c = auth.store().client(&client_id).await?.ok_or_else(|| anyhow!("no client with id `{client_id}`"))?;
-            if json { println!("{}", client_json(&c)) } else { print_client(&c) }
+            let c = auth
+                .store()
+                .client(&client_id)
+                .await?
+                .ok_or_else(|| anyhow!("no client with id `{client_id}`"))?;
+            if json {
+                println!("{}", client_json(&c))
+            } else {
+                print_client(&c)
+            }
         }
         ClientsCommand::Remove { client_id } => {
             if !auth.store().delete_client(&client_id).await? {
@@ -78,7 +142,10 @@ pub async fn clients(auth: &AuthServer, cmd: ClientsCommand) -> anyhow::Result<(
         ClientsCommand::RotateSecret { client_id, json } => {
             let secret = auth.rotate_client_secret(&client_id).await?;
             if json {
-                println!("{}", json!({ "client_id": client_id, "client_secret": secret.expose() }));
+                println!(
+                    "{}",
+                    json!({ "client_id": client_id, "client_secret": secret.expose() })
+                );
             } else {
                 println!("client_secret: {}", secret.expose());
                 eprintln!("\nThe old secret no longer works. The new one is shown only this once.");
@@ -104,7 +171,10 @@ fn read_password(password_stdin: bool) -> anyhow::Result<Password> {
 
 pub async fn users(auth: &AuthServer, cmd: UsersCommand) -> anyhow::Result<()> {
     match cmd {
-        UsersCommand::Add { username, password_stdin } => {
+        UsersCommand::Add {
+            username,
+            password_stdin,
+        } => {
             let password = read_password(password_stdin)?;
             let user = auth.add_user(&username, &password).await?;
             println!("added user {} (id {})", user.username, user.id);
@@ -120,7 +190,10 @@ pub async fn users(auth: &AuthServer, cmd: UsersCommand) -> anyhow::Result<()> {
             }
             println!("removed user {username}");
         }
-        UsersCommand::Passwd { username, password_stdin } => {
+        UsersCommand::Passwd {
+            username,
+            password_stdin,
+        } => {
             let password = read_password(password_stdin)?;
             auth.set_password(&username, &password).await?;
             println!("password changed for {username}");

@@ -30,7 +30,8 @@ impl AuthServer {
             return Err(self.code_replayed(&hash, now).await);
         }
         let grant = &stored.grant;
-        let (access_token, expires_in) = self.access_token(&grant.user_id, &client.id, &grant.scope)?;
+        let (access_token, expires_in) =
+            self.access_token(&grant.user_id, &client.id, &grant.scope)?;
         let refresh_token = if client.allows_grant(GrantType::RefreshToken) {
             let token = RefreshToken::new(secrets::new_secret(secrets::REFRESH_PREFIX)?);
             let row = NewRefreshToken {
@@ -50,7 +51,13 @@ impl AuthServer {
         } else {
             None
         };
-        Ok(TokenResponse { access_token, token_type: "Bearer".into(), expires_in, refresh_token, scope: Some(grant.scope.to_string()) })
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer".into(),
+            expires_in,
+            refresh_token,
+            scope: Some(grant.scope.to_string()),
+        })
     }
 
     /// §4.1.2: "If an authorization code is used more than once, the authorization server
@@ -59,7 +66,10 @@ impl AuthServer {
     async fn code_replayed(&self, hash: &SecretHash, now: i64) -> FlowError {
         match self.store.revoke_refresh_by_code(hash, now).await {
             Ok(n) => {
-                tracing::warn!(revoked_refresh_tokens = n, "authorization code replayed; tokens issued from it revoked");
+                tracing::warn!(
+                    revoked_refresh_tokens = n,
+                    "authorization code replayed; tokens issued from it revoked"
+                );
                 OAuthError::invalid_grant("the authorization code was already used").into()
             }
             Err(e) => e.into(),

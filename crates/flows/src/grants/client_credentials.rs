@@ -7,15 +7,28 @@ use latchkey_protocol::token::TokenResponse;
 use crate::{AuthServer, FlowError};
 
 impl AuthServer {
-    pub(crate) async fn client_credentials(&self, client: &Client, scope: Option<&str>) -> Result<TokenResponse, FlowError> {
+    pub(crate) async fn client_credentials(
+        &self,
+        client: &Client,
+        scope: Option<&str>,
+    ) -> Result<TokenResponse, FlowError> {
         // §4.4: "The client credentials grant type MUST only be used by confidential clients."
         if client.client_type() == ClientType::Public {
-            return Err(OAuthError::unauthorized_client("public clients cannot use client_credentials").into());
+            return Err(OAuthError::unauthorized_client(
+                "public clients cannot use client_credentials",
+            )
+            .into());
         }
         let scope = client.resolve_scope(scope, &self.settings.scope_set())?;
         // RFC 9068 §2.2: for a client acting on its own behalf, `sub` is the client id.
         let (access_token, expires_in) = self.access_token(&client.id, &client.id, &scope)?;
         // §4.4.3: "A refresh token SHOULD NOT be included."
-        Ok(TokenResponse { access_token, token_type: "Bearer".into(), expires_in, refresh_token: None, scope: Some(scope.to_string()) })
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer".into(),
+            expires_in,
+            refresh_token: None,
+            scope: Some(scope.to_string()),
+        })
     }
 }

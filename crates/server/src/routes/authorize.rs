@@ -41,9 +41,14 @@ pub async fn current_user(state: &AppState, jar: &CookieJar) -> Result<Option<Us
 pub fn flow_error(state: &AppState, e: FlowError, method_status: StatusCode) -> Response {
     match e {
         FlowError::Authorize(AuthorizeError::Show(e)) => show_error(state, &e),
-        FlowError::Authorize(AuthorizeError::Redirect { redirect_uri, state: client_state, error }) => {
-            redirect(method_status, &authorize::error_redirect(&redirect_uri, client_state.as_deref(), &error))
-        }
+        FlowError::Authorize(AuthorizeError::Redirect {
+            redirect_uri,
+            state: client_state,
+            error,
+        }) => redirect(
+            method_status,
+            &authorize::error_redirect(&redirect_uri, client_state.as_deref(), &error),
+        ),
         FlowError::OAuth(e) => show_error(state, &e),
         FlowError::Store(StoreError::Unavailable(cause)) => {
             tracing::error!(%cause, "database unavailable");
@@ -57,7 +62,13 @@ pub fn flow_error(state: &AppState, e: FlowError, method_status: StatusCode) -> 
         }
         other => {
             tracing::error!(error = %other, "internal error");
-            state.pages.error(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", Some("server_error"), "An internal error occurred.", "Please try again later.")
+            state.pages.error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                Some("server_error"),
+                "An internal error occurred.",
+                "Please try again later.",
+            )
         }
     }
 }
@@ -86,10 +97,18 @@ pub async fn authorize(State(state): State<AppState>, jar: CookieJar, uri: Uri) 
     match state.auth.authorize(&params, user.as_ref()).await {
         Ok(AuthorizeOutcome::Redirect(url)) => redirect(StatusCode::FOUND, &url),
         Ok(AuthorizeOutcome::Login { client, .. }) => {
-            let form = LoginForm { request: params.to_query(), client_name: Some(client.name), ..LoginForm::default() };
+            let form = LoginForm {
+                request: params.to_query(),
+                client_name: Some(client.name),
+                ..LoginForm::default()
+            };
             render_login(&state, jar, StatusCode::OK, form)
         }
-        Ok(AuthorizeOutcome::Consent { request, client, scopes }) => {
+        Ok(AuthorizeOutcome::Consent {
+            request,
+            client,
+            scopes,
+        }) => {
             #[derive(Serialize)]
             struct Ctx {
                 client_name: String,
@@ -122,13 +141,23 @@ pub async fn authorize(State(state): State<AppState>, jar: CookieJar, uri: Uri) 
 }
 
 /// `POST /consent`: the resource owner's Allow or Deny.
-pub async fn consent(State(state): State<AppState>, jar: CookieJar, headers: HeaderMap, body: Body) -> Response {
+pub async fn consent(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let form = match read_form(&headers, body).await {
         Ok(f) => f,
         Err(e) => return show_error(&state, &e),
     };
     if !state.cookies.csrf_ok(&jar, form.get("csrf")) {
-        return show_error(&state, &OAuthError::invalid_request("the form expired or came from another site; start again from the application"));
+        return show_error(
+            &state,
+            &OAuthError::invalid_request(
+                "the form expired or came from another site; start again from the application",
+            ),
+        );
     }
     let request = match Params::parse(form.get("request").unwrap_or("").as_bytes()) {
         Ok(p) => p,
@@ -142,7 +171,11 @@ pub async fn consent(State(state): State<AppState>, jar: CookieJar, headers: Hea
     let user = match current_user(&state, &jar).await {
         Ok(Some(u)) => u,
         Ok(None) => {
-            let form = LoginForm { request: request.to_query(), error: Some("Your session has ended. Log in again.".into()), ..LoginForm::default() };
+            let form = LoginForm {
+                request: request.to_query(),
+                error: Some("Your session has ended. Log in again.".into()),
+                ..LoginForm::default()
+            };
             return render_login(&state, jar, StatusCode::UNAUTHORIZED, form);
         }
         Err(e) => return flow_error(&state, e, StatusCode::SEE_OTHER),

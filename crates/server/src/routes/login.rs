@@ -28,7 +28,12 @@ pub struct LoginForm {
     pub username: String,
 }
 
-pub fn render_login(state: &AppState, jar: CookieJar, status: StatusCode, form: LoginForm) -> Response {
+pub fn render_login(
+    state: &AppState,
+    jar: CookieJar,
+    status: StatusCode,
+    form: LoginForm,
+) -> Response {
     #[derive(Serialize)]
     struct Ctx {
         csrf: String,
@@ -41,7 +46,13 @@ pub fn render_login(state: &AppState, jar: CookieJar, status: StatusCode, form: 
         Ok(x) => x,
         Err(e) => return flow_error(state, e, StatusCode::SEE_OTHER),
     };
-    let ctx = Ctx { csrf, request: form.request, client_name: form.client_name, error: form.error, username: form.username };
+    let ctx = Ctx {
+        csrf,
+        request: form.request,
+        client_name: form.client_name,
+        error: form.error,
+        username: form.username,
+    };
     (jar, state.pages.render(status, "login.html", ctx)).into_response()
 }
 
@@ -57,26 +68,55 @@ fn message(state: &AppState, jar: CookieJar, title: &str, text: &str, logout: bo
         Ok(x) => x,
         Err(e) => return flow_error(state, e, StatusCode::SEE_OTHER),
     };
-    (jar, state.pages.render(StatusCode::OK, "message.html", Ctx { title, text, logout, csrf })).into_response()
+    (
+        jar,
+        state.pages.render(
+            StatusCode::OK,
+            "message.html",
+            Ctx {
+                title,
+                text,
+                logout,
+                csrf,
+            },
+        ),
+    )
+        .into_response()
 }
 
 /// `GET /login`: the form, or who is logged in.
 pub async fn login_page(State(state): State<AppState>, jar: CookieJar) -> Response {
     match current_user(&state, &jar).await {
-        Ok(Some(user)) => message(&state, jar, "You are logged in", &format!("Logged in as {}.", user.username), true),
+        Ok(Some(user)) => message(
+            &state,
+            jar,
+            "You are logged in",
+            &format!("Logged in as {}.", user.username),
+            true,
+        ),
         Ok(None) => render_login(&state, jar, StatusCode::OK, LoginForm::default()),
         Err(e) => flow_error(&state, e, StatusCode::SEE_OTHER),
     }
 }
 
 /// `POST /login`: checks the password, starts a new session, continues the authorization.
-pub async fn login(State(state): State<AppState>, jar: CookieJar, headers: HeaderMap, body: Body) -> Response {
+pub async fn login(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let form = match read_form(&headers, body).await {
         Ok(f) => f,
         Err(e) => return show_error(&state, &e),
     };
     if !state.cookies.csrf_ok(&jar, form.get("csrf")) {
-        return show_error(&state, &OAuthError::invalid_request("the form expired or came from another site; reload the page and try again"));
+        return show_error(
+            &state,
+            &OAuthError::invalid_request(
+                "the form expired or came from another site; reload the page and try again",
+            ),
+        );
     }
     let request = form.get("request").unwrap_or("").to_owned();
     let username = form.get("username").unwrap_or("").to_owned();
@@ -90,12 +130,21 @@ pub async fn login(State(state): State<AppState>, jar: CookieJar, headers: Heade
                 }
             }
             let jar = state.cookies.set_session(jar, &token);
-            let next = if request.is_empty() { "/login".to_owned() } else { format!("/authorize?{request}") };
+            let next = if request.is_empty() {
+                "/login".to_owned()
+            } else {
+                format!("/authorize?{request}")
+            };
             (jar, redirect(StatusCode::SEE_OTHER, &next)).into_response()
         }
         Err(LoginError::BadCredentials) => {
             let client_name = client_name(&state, &request).await;
-            let form = LoginForm { request, client_name, error: Some("Wrong username or password.".into()), username };
+            let form = LoginForm {
+                request,
+                client_name,
+                error: Some("Wrong username or password.".into()),
+                username,
+            };
             render_login(&state, jar, StatusCode::UNAUTHORIZED, form)
         }
         Err(LoginError::Flow(e)) => flow_error(&state, e, StatusCode::SEE_OTHER),
@@ -104,18 +153,31 @@ pub async fn login(State(state): State<AppState>, jar: CookieJar, headers: Heade
 
 async fn client_name(state: &AppState, request: &str) -> Option<String> {
     let params = Params::parse(request.as_bytes()).ok()?;
-    let client = state.auth.store().client(params.get("client_id")?).await.ok()??;
+    let client = state
+        .auth
+        .store()
+        .client(params.get("client_id")?)
+        .await
+        .ok()??;
     Some(client.name)
 }
 
 /// `POST /logout`.
-pub async fn logout(State(state): State<AppState>, jar: CookieJar, headers: HeaderMap, body: Body) -> Response {
+pub async fn logout(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let form = match read_form(&headers, body).await {
         Ok(f) => f,
         Err(e) => return show_error(&state, &e),
     };
     if !state.cookies.csrf_ok(&jar, form.get("csrf")) {
-        return show_error(&state, &OAuthError::invalid_request("the form expired; reload the page and try again"));
+        return show_error(
+            &state,
+            &OAuthError::invalid_request("the form expired; reload the page and try again"),
+        );
     }
     if let Some(token) = state.cookies.session(&jar) {
         if let Err(e) = state.auth.logout(&token).await {

@@ -18,7 +18,10 @@ pub fn routes() -> Router<AppState> {
         .route("/logout", post(login::logout))
         .route("/consent", post(authorize::consent))
         .route("/token", post(token::token).fallback(token::wrong_method))
-        .route("/.well-known/oauth-authorization-server", get(discovery::metadata))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(discovery::metadata),
+        )
         .route("/jwks.json", get(discovery::jwks))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -1,0 +1,10 @@
+//! End-to-end tests: the real server on an ephemeral port, driven over HTTP. Each test is
+//! named after the RFC clause it checks.
+
+mod authorize;
+mod browser;
+mod cli;
+mod discovery;
+mod harness;
+mod resource;
+mod token;
