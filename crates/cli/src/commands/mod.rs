@@ -4,6 +4,8 @@ mod admin;
 mod serve;
 mod token;
 
+pub use serve::shutdown_signal;
+
 use std::sync::Arc;
 
 use anyhow::Context;
