@@ -138,12 +138,11 @@ impl App {
 }
 
 fn finish(new_cookie: Option<String>, mut res: Response) -> Response {
-    if let Some(id) = new_cookie {
-        if let Ok(v) =
+    if let Some(id) = new_cookie
+        && let Ok(v) =
             HeaderValue::from_str(&format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax"))
-        {
-            res.headers_mut().append(header::SET_COOKIE, v);
-        }
+    {
+        res.headers_mut().append(header::SET_COOKIE, v);
     }
     res
 }
@@ -249,12 +248,9 @@ async fn callback(
     };
     let shown = query
         .split('&')
-        .map(|kv| {
-            if kv.starts_with("code=") {
-                format!("code={}", shorten(&kv[5..]))
-            } else {
-                kv.to_owned()
-            }
+        .map(|kv| match kv.strip_prefix("code=") {
+            Some(code) => format!("code={}", shorten(code)),
+            None => kv.to_owned(),
         })
         .collect::<Vec<_>>()
         .join("&");

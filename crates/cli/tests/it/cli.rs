@@ -206,7 +206,8 @@ async fn cli_clients_and_users_are_seen_by_a_running_server_at_once() {
 #[tokio::test]
 async fn cli_bad_settings_fail_with_one_line_naming_the_setting() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&[&str], &[(&str, &str)], &str); 5] = [
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 5] = [
         (&["serve", "--bind", "nowhere"], &[], "bind"),
         (&["serve", "--issuer", "ftp://x"], &[], "issuer"),
         (&["migrate"], &[("LATCHKEY_CODE_TTL", "600")], "code_ttl"),

@@ -1,6 +1,8 @@
 //! End-to-end tests: the real server on an ephemeral port, driven over HTTP. Each test is
 //! named after the RFC clause it checks.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
+
 mod authorize;
 mod browser;
 mod cli;

@@ -124,10 +124,10 @@ pub async fn login(
     match state.auth.login(&username, &password).await {
         Ok((token, _user)) => {
             // A new session id on every login (no fixation); the old session ends.
-            if let Some(old) = state.cookies.session(&jar) {
-                if let Err(e) = state.auth.logout(&old).await {
-                    return flow_error(&state, e, StatusCode::SEE_OTHER);
-                }
+            if let Some(old) = state.cookies.session(&jar)
+                && let Err(e) = state.auth.logout(&old).await
+            {
+                return flow_error(&state, e, StatusCode::SEE_OTHER);
             }
             let jar = state.cookies.set_session(jar, &token);
             let next = if request.is_empty() {
@@ -179,10 +179,10 @@ pub async fn logout(
             &OAuthError::invalid_request("the form expired; reload the page and try again"),
         );
     }
-    if let Some(token) = state.cookies.session(&jar) {
-        if let Err(e) = state.auth.logout(&token).await {
-            return flow_error(&state, e, StatusCode::SEE_OTHER);
-        }
+    if let Some(token) = state.cookies.session(&jar)
+        && let Err(e) = state.auth.logout(&token).await
+    {
+        return flow_error(&state, e, StatusCode::SEE_OTHER);
     }
     let jar = state.cookies.clear_session(jar);
     message(&state, jar, "Logged out", "You are logged out.", false)

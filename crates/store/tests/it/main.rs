@@ -4,6 +4,8 @@
 //! Each run creates its own database and drops it afterwards. A missing server fails the
 //! run, unless `LATCHKEY_SKIP_POSTGRES=1` says explicitly to skip it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
+
 mod conformance;
 mod db;
 
