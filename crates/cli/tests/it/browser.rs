@@ -76,6 +76,16 @@ async fn wait_until(c: &fantoccini::Client, what: &str, ready: impl Fn(&str) -> 
     }
 }
 
+/// Keeps a picture of the page for people to look at (`target/tmp/demo-*.png`).
+async fn snapshot(c: &fantoccini::Client, name: &str) {
+    if let Ok(png) = c.screenshot().await {
+        let _ = std::fs::write(
+            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("demo-{name}.png")),
+            png,
+        );
+    }
+}
+
 async fn wait_text(c: &fantoccini::Client, needle: &str) -> String {
     wait_until(c, needle, |t| t.contains(needle)).await
 }
@@ -107,7 +117,7 @@ async fn demo_in_a_browser_log_in_allow_see_protected_data_expire_refresh() {
         "goog:chromeOptions": {
             "binary": "/usr/bin/chromium",
             "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                     "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync",
+                     "--disable-quic", "--window-size=1100,1400", "--no-first-run", "--disable-component-update", "--disable-sync",
                      format!("--user-data-dir={}", profile.display())]
         }
     });
@@ -149,6 +159,7 @@ async fn demo_in_a_browser_log_in_allow_see_protected_data_expire_refresh() {
         consent.contains("See your username and profile") && consent.contains("Read your notes"),
         "{consent}"
     );
+    snapshot(&c, "consent").await;
     click(&c, "button[value=allow]").await;
     // (B)-(D) Back at the client, which holds tokens.
     c.wait()
@@ -186,6 +197,7 @@ async fn demo_in_a_browser_log_in_allow_see_protected_data_expire_refresh() {
         t.matches("GET /api/profile → 200 OK").count() == 2
     })
     .await;
+    snapshot(&c, "client").await;
     c.close().await.unwrap();
     demo.stop();
 }
