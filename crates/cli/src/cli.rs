@@ -36,6 +36,44 @@ pub enum Command {
     Users(UsersCommand),
     /// Get a token from an authorization server, as a native app (RFC 8252) or with client credentials.
     Token(TokenArgs),
+    /// Manage signing keys: list, rotate, retire.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Initial access tokens for dynamic client registration (`registration = "token"`).
+    #[command(subcommand, name = "registration-tokens")]
+    RegistrationTokens(RegistrationTokensCommand),
+}
+
+/// `keys` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List signing keys and their state.
+    List,
+    /// Add a new key: published now, signing after the overlap (`key_overlap`).
+    Rotate {
+        /// ES256, EdDSA or RS256.
+        #[arg(long, default_value = "ES256")]
+        alg: String,
+    },
+    /// Stop a key signing; it stays published until the tokens it signed expire.
+    Retire {
+        /// Key id.
+        kid: String,
+    },
+}
+
+/// `registration-tokens` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RegistrationTokensCommand {
+    /// Create an initial access token; it is printed once.
+    Create {
+        /// How many registrations it allows [default: unlimited].
+        #[arg(long)]
+        uses: Option<i64>,
+        /// Lifetime, like 3600, 90m, 12h or 7d [default: no expiry].
+        #[arg(long)]
+        expires: Option<String>,
+    },
 }
 
 /// `serve` flags (they override the file and the environment).
@@ -47,6 +85,9 @@ pub struct ServeArgs {
     /// Issuer identifier (RFC 8414) [default: http://localhost:PORT].
     #[arg(long, value_name = "URL")]
     pub issuer: Option<String>,
+    /// Dynamic client registration: off, open or token [default: off].
+    #[arg(long, value_name = "POLICY")]
+    pub registration: Option<String>,
 }
 
 /// `demo` flags.
@@ -83,6 +124,9 @@ pub enum ClientsCommand {
         /// Let this confidential client skip PKCE (not recommended, RFC 9700 §2.1.1).
         #[arg(long)]
         allow_no_pkce: bool,
+        /// Access token format: jwt (default) or opaque (checked by introspection).
+        #[arg(long, default_value = "jwt")]
+        token_format: String,
         /// Print `{"client_id":…,"client_secret":…}`.
         #[arg(long)]
         json: bool,
@@ -160,8 +204,11 @@ pub struct TokenArgs {
     #[arg(long = "scope", value_name = "SCOPE")]
     pub scopes: Vec<String>,
     /// Use the client credentials grant instead of a browser login.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "device")]
     pub client_credentials: bool,
+    /// Use the device grant (RFC 8628): show a code to enter on another screen.
+    #[arg(long)]
+    pub device: bool,
     /// Loopback port for the redirect (0: any free port).
     #[arg(long, default_value_t = 0)]
     pub port: u16,

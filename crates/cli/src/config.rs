@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, anyhow, bail};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
-use latchkey_flows::{ScopeDefinition, Settings};
+use latchkey_flows::{KeyPolicy, RegistrationPolicy, ScopeDefinition, Settings};
 use latchkey_protocol::Scope;
 use latchkey_store::StoreOptions;
 use serde::{Deserialize, Serialize};
@@ -40,6 +40,18 @@ pub struct Config {
     pub acquire_timeout: u64,
     /// Scopes offered, each with its consent sentence.
     pub scopes: Vec<ScopeDefinition>,
+    /// Dynamic client registration: `off`, `open` or `token` (RFC 7591).
+    pub registration: String,
+    /// Scopes of a registration that names none; absent: every scope offered.
+    pub registration_default_scopes: Option<Vec<String>>,
+    /// Seconds a rotated-in key is published before it signs.
+    pub key_overlap: i64,
+    /// Secret that encrypts signing keys at rest.
+    pub key_encryption_secret: Option<String>,
+    /// Device code lifetime, seconds (RFC 8628).
+    pub device_code_ttl: i64,
+    /// Device polling interval, seconds (RFC 8628).
+    pub device_poll_interval: i64,
 }
 
 /// Keys read from the environment (others with the prefix, like test switches, are ignored).
@@ -54,6 +66,11 @@ const ENV_KEYS: &[&str] = &[
     "session_ttl",
     "max_connections",
     "acquire_timeout",
+    "registration",
+    "key_overlap",
+    "key_encryption_secret",
+    "device_code_ttl",
+    "device_poll_interval",
 ];
 
 impl Default for Config {
@@ -71,6 +88,12 @@ impl Default for Config {
             max_connections: 16,
             acquire_timeout: 5,
             scopes: s.scopes,
+            registration: "off".into(),
+            registration_default_scopes: None,
+            key_overlap: s.keys.overlap,
+            key_encryption_secret: None,
+            device_code_ttl: s.device_code_ttl,
+            device_poll_interval: s.device_poll_interval,
         }
     }
 }
@@ -83,15 +106,13 @@ struct Overrides<'a> {
     issuer: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     database_url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    registration: Option<&'a str>,
 }
 
 impl Config {
     /// Loads and checks the configuration. A file named on the command line must exist.
-    pub fn load(
-        file: Option<&Path>,
-        database_url: Option<&str>,
-        serve: &ServeArgs,
-    ) -> anyhow::Result<Config> {
+    pub fn load(file: Option<&Path>, database_url: Option<&str>, serve: &ServeArgs) -> anyhow::Result<Config> {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = file {
             if !path.exists() {
@@ -100,14 +121,12 @@ impl Config {
             fig = fig.merge(Toml::file_exact(path));
         }
         fig = fig
-            .merge(
-                Env::prefixed("LATCHKEY_")
-                    .filter(|k| ENV_KEYS.iter().any(|e| k.as_str().eq_ignore_ascii_case(e))),
-            )
+            .merge(Env::prefixed("LATCHKEY_").filter(|k| ENV_KEYS.iter().any(|e| k.as_str().eq_ignore_ascii_case(e))))
             .merge(Serialized::defaults(Overrides {
                 bind: serve.bind.as_deref(),
                 issuer: serve.issuer.as_deref(),
                 database_url,
+                registration: serve.registration.as_deref(),
             }));
         let config: Config = fig.extract().map_err(|e| anyhow!("{}", one_line(&e)))?;
         config.check()?;
@@ -119,9 +138,7 @@ impl Config {
         let issuer = self.issuer();
         check_issuer(&issuer).with_context(|| format!("issuer `{issuer}`"))?;
         if !(1..=60).contains(&self.code_ttl) {
-            bail!(
-                "code_ttl: must be 1 to 60 seconds (authorization codes are short-lived, RFC 6749 §4.1.2)"
-            );
+            bail!("code_ttl: must be 1 to 60 seconds (authorization codes are short-lived, RFC 6749 §4.1.2)");
         }
         for (name, v) in [
             ("access_token_ttl", self.access_token_ttl),
@@ -132,17 +149,27 @@ impl Config {
                 bail!("{name}: must be a positive number of seconds");
             }
         }
+        self.registration_policy()?;
+        if self.key_overlap < 0 {
+            bail!("key_overlap: must be zero or more seconds");
+        }
+        if self.key_encryption_secret.as_ref().is_some_and(|s| s.len() < 16) {
+            bail!("key_encryption_secret: use at least 16 characters");
+        }
+        if let Some(list) = &self.registration_default_scopes {
+            for name in list {
+                if !self.scopes.iter().any(|s| &s.name == name) {
+                    bail!("registration_default_scopes: `{name}` is not one of the scopes");
+                }
+            }
+        }
         if self.max_connections == 0 {
             bail!("max_connections: must be at least 1");
         }
         let mut seen = std::collections::BTreeSet::new();
         for s in &self.scopes {
-            let parsed = Scope::parse(&s.name).map_err(|_| {
-                anyhow!(
-                    "scopes: `{}` is not a valid scope token (RFC 6749 §3.3)",
-                    s.name
-                )
-            })?;
+            let parsed = Scope::parse(&s.name)
+                .map_err(|_| anyhow!("scopes: `{}` is not a valid scope token (RFC 6749 §3.3)", s.name))?;
             if parsed.iter().count() != 1 {
                 bail!("scopes: `{}` must be one token without spaces", s.name);
             }
@@ -150,10 +177,7 @@ impl Config {
                 bail!("scopes: `{}` is listed twice", s.name);
             }
             if s.description.trim().is_empty() {
-                bail!(
-                    "scopes: `{}` needs a description for the consent page",
-                    s.name
-                );
+                bail!("scopes: `{}` needs a description for the consent page", s.name);
             }
         }
         Ok(())
@@ -161,29 +185,35 @@ impl Config {
 
     /// The listen address.
     pub fn bind_addr(&self) -> anyhow::Result<SocketAddr> {
-        self.bind.parse().map_err(|_| {
-            anyhow!(
-                "bind: `{}` is not an address like 127.0.0.1:8080",
-                self.bind
-            )
-        })
+        self.bind.parse().map_err(|_| anyhow!("bind: `{}` is not an address like 127.0.0.1:8080", self.bind))
     }
 
     /// The issuer: configured, or `http://localhost:PORT` from the bind address.
     pub fn issuer(&self) -> String {
         match &self.issuer {
             Some(i) => i.trim_end_matches('/').to_owned(),
-            None => format!(
-                "http://localhost:{}",
-                self.bind_addr().map(|a| a.port()).unwrap_or(8080)
-            ),
+            None => format!("http://localhost:{}", self.bind_addr().map(|a| a.port()).unwrap_or(8080)),
         }
+    }
+
+    /// The registration policy.
+    pub fn registration_policy(&self) -> anyhow::Result<RegistrationPolicy> {
+        self.registration.parse().map_err(|e| anyhow!("registration: {e}"))
     }
 
     /// Settings of the authorization server.
     pub fn settings(&self) -> Settings {
         let issuer = self.issuer();
         Settings {
+            keys: KeyPolicy {
+                overlap: self.key_overlap,
+                encryption_secret: self.key_encryption_secret.clone(),
+                ..KeyPolicy::default()
+            },
+            registration: self.registration_policy().unwrap_or_default(),
+            registration_default_scopes: self.registration_default_scopes.clone(),
+            device_code_ttl: self.device_code_ttl,
+            device_poll_interval: self.device_poll_interval,
             audience: self.audience.clone().unwrap_or_else(|| issuer.clone()),
             issuer,
             code_ttl: self.code_ttl,

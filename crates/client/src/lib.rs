@@ -9,6 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use latchkey_protocol::client_auth::basic_header;
 use latchkey_protocol::error::ErrorBody;
 use latchkey_protocol::form::Params;
+use latchkey_protocol::introspection::IntrospectionResponse;
 use latchkey_protocol::metadata::AuthorizationServerMetadata;
 use latchkey_protocol::pkce::CodeChallenge;
 use latchkey_protocol::token::TokenResponse;
@@ -30,6 +31,10 @@ pub enum ClientError {
     /// The `state` in the redirect is not the one sent (RFC 6749 §10.12: possible CSRF).
     #[error("the state in the redirect does not match the request (possible CSRF); discarded")]
     StateMismatch,
+    /// The `iss` of the authorization response is not the expected issuer (RFC 9207:
+    /// possible mix-up attack).
+    #[error("the authorization response comes from another issuer (RFC 9207); discarded")]
+    IssuerMismatch,
     /// Discovery failed or the metadata is unusable.
     #[error("discovery: {0}")]
     Discovery(String),
@@ -77,8 +82,7 @@ pub struct PendingAuthorization {
 
 fn random(bytes: usize) -> Result<String, ClientError> {
     let mut buf = vec![0u8; bytes];
-    getrandom::fill(&mut buf)
-        .map_err(|e| ClientError::Http(format!("OS random generator: {e}")))?;
+    getrandom::fill(&mut buf).map_err(|e| ClientError::Http(format!("OS random generator: {e}")))?;
     Ok(URL_SAFE_NO_PAD.encode(buf))
 }
 
@@ -101,26 +105,15 @@ impl OAuthClient {
         client_secret: Option<&str>,
     ) -> Result<OAuthClient, ClientError> {
         let http = http_client()?;
-        let url = format!(
-            "{}/.well-known/oauth-authorization-server",
-            issuer.trim_end_matches('/')
-        );
+        let url = format!("{}/.well-known/oauth-authorization-server", issuer.trim_end_matches('/'));
         let res = http.get(&url).send().await?;
         if !res.status().is_success() {
-            return Err(ClientError::Discovery(format!(
-                "{url} answered {}",
-                res.status()
-            )));
+            return Err(ClientError::Discovery(format!("{url} answered {}", res.status())));
         }
-        let metadata: AuthorizationServerMetadata = res
-            .json()
-            .await
-            .map_err(|e| ClientError::Discovery(e.to_string()))?;
+        let metadata: AuthorizationServerMetadata =
+            res.json().await.map_err(|e| ClientError::Discovery(e.to_string()))?;
         if metadata.issuer.trim_end_matches('/') != issuer.trim_end_matches('/') {
-            return Err(ClientError::Discovery(format!(
-                "metadata issuer `{}` is not `{issuer}`",
-                metadata.issuer
-            )));
+            return Err(ClientError::Discovery(format!("metadata issuer `{}` is not `{issuer}`", metadata.issuer)));
         }
         Ok(OAuthClient {
             http,
@@ -154,22 +147,9 @@ impl OAuthClient {
         if let Some(s) = scope {
             q.append_pair("scope", s);
         }
-        let sep = if self.metadata.authorization_endpoint.contains('?') {
-            '&'
-        } else {
-            '?'
-        };
-        let url = format!(
-            "{}{sep}{}",
-            self.metadata.authorization_endpoint,
-            q.finish()
-        );
-        Ok(PendingAuthorization {
-            url,
-            state,
-            code_verifier,
-            redirect_uri: redirect_uri.to_owned(),
-        })
+        let sep = if self.metadata.authorization_endpoint.contains('?') { '&' } else { '?' };
+        let url = format!("{}{sep}{}", self.metadata.authorization_endpoint, q.finish());
+        Ok(PendingAuthorization { url, state, code_verifier, redirect_uri: redirect_uri.to_owned() })
     }
 
     /// Handles the redirect back (§4.1.2): checks `state`, surfaces an error, and
@@ -179,10 +159,18 @@ impl OAuthClient {
         pending: &PendingAuthorization,
         callback_query: &str,
     ) -> Result<TokenResponse, ClientError> {
-        let params = Params::parse(callback_query.as_bytes())
-            .map_err(|e| ClientError::Http(e.to_string()))?;
+        let params = Params::parse(callback_query.as_bytes()).map_err(|e| ClientError::Http(e.to_string()))?;
         if params.get("state") != Some(pending.state.as_str()) {
             return Err(ClientError::StateMismatch);
+        }
+        // RFC 9207 §2.4: compare `iss` with the issuer this request went to; when the
+        // server says it sends `iss`, a response without it is refused too.
+        match params.get("iss") {
+            Some(iss) if iss != self.metadata.issuer => return Err(ClientError::IssuerMismatch),
+            None if self.metadata.authorization_response_iss_parameter_supported => {
+                return Err(ClientError::IssuerMismatch);
+            }
+            _ => {}
         }
         if let Some(error) = params.get("error") {
             return Err(ClientError::OAuth {
@@ -191,11 +179,10 @@ impl OAuthClient {
                 status: 0,
             });
         }
-        let code = params.get("code").ok_or_else(|| {
-            ClientError::Http("the redirect carries neither code nor error".into())
-        })?;
-        self.exchange_code(code, &pending.redirect_uri, &pending.code_verifier)
-            .await
+        let code = params
+            .get("code")
+            .ok_or_else(|| ClientError::Http("the redirect carries neither code nor error".into()))?;
+        self.exchange_code(code, &pending.redirect_uri, &pending.code_verifier).await
     }
 
     /// §4.1.3: trades a code for tokens.
@@ -215,15 +202,8 @@ impl OAuthClient {
     }
 
     /// §6: a new access token (and, with rotation, a new refresh token).
-    pub async fn refresh(
-        &self,
-        refresh_token: &str,
-        scope: Option<&str>,
-    ) -> Result<TokenResponse, ClientError> {
-        let mut form = vec![
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token),
-        ];
+    pub async fn refresh(&self, refresh_token: &str, scope: Option<&str>) -> Result<TokenResponse, ClientError> {
+        let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", refresh_token)];
         if let Some(s) = scope {
             form.push(("scope", s));
         }
@@ -231,10 +211,7 @@ impl OAuthClient {
     }
 
     /// §4.4: a token for the client itself.
-    pub async fn client_credentials(
-        &self,
-        scope: Option<&str>,
-    ) -> Result<TokenResponse, ClientError> {
+    pub async fn client_credentials(&self, scope: Option<&str>) -> Result<TokenResponse, ClientError> {
         let mut form = vec![("grant_type", "client_credentials")];
         if let Some(s) = scope {
             form.push(("scope", s));
@@ -242,36 +219,173 @@ impl OAuthClient {
         self.token(&form).await
     }
 
-    /// POSTs to the token endpoint with `client_secret_basic` (§2.3.1) or, for a public
-    /// client, its `client_id` in the body.
-    async fn token(&self, form: &[(&str, &str)]) -> Result<TokenResponse, ClientError> {
-        let mut form: Vec<(&str, &str)> = form.to_vec();
-        let mut req = self.http.post(&self.metadata.token_endpoint);
-        match &self.client_secret {
-            Some(secret) => {
-                req = req.header(
-                    reqwest::header::AUTHORIZATION,
-                    basic_header(&self.client_id, secret),
-                )
+    /// RFC 7009: revokes a token (a refresh token takes its family with it).
+    pub async fn revoke(&self, token: &str, hint: Option<&str>) -> Result<(), ClientError> {
+        let endpoint = self.endpoint(self.metadata.revocation_endpoint.as_deref(), "revocation")?;
+        let mut form = vec![("token", token)];
+        if let Some(h) = hint {
+            form.push(("token_type_hint", h));
+        }
+        let (status, bytes) = self.post_form(endpoint, &form).await?;
+        if status.is_success() { Ok(()) } else { Err(oauth_error(status, &bytes)) }
+    }
+
+    /// RFC 7662: asks whether a token is active (for confidential clients, such as
+    /// resource servers).
+    pub async fn introspect(&self, token: &str, hint: Option<&str>) -> Result<IntrospectionResponse, ClientError> {
+        let endpoint = self.endpoint(self.metadata.introspection_endpoint.as_deref(), "introspection")?;
+        let mut form = vec![("token", token)];
+        if let Some(h) = hint {
+            form.push(("token_type_hint", h));
+        }
+        let (status, bytes) = self.post_form(endpoint, &form).await?;
+        if !status.is_success() {
+            return Err(oauth_error(status, &bytes));
+        }
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Http(format!("bad introspection response: {e}")))
+    }
+
+    /// RFC 8628 §3.1: starts a device authorization.
+    pub async fn device_authorization(&self, scope: Option<&str>) -> Result<DeviceAuthorization, ClientError> {
+        let endpoint = self.endpoint(self.metadata.device_authorization_endpoint.as_deref(), "device authorization")?;
+        let mut form = Vec::new();
+        if let Some(s) = scope {
+            form.push(("scope", s));
+        }
+        let (status, bytes) = self.post_form(endpoint, &form).await?;
+        if !status.is_success() {
+            return Err(oauth_error(status, &bytes));
+        }
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Http(format!("bad device authorization response: {e}")))
+    }
+
+    /// RFC 8628 §3.4–§3.5: polls until the user answers, honouring `interval` and
+    /// `slow_down`, until the device code expires.
+    pub async fn poll_device(&self, auth: &DeviceAuthorization) -> Result<TokenResponse, ClientError> {
+        let mut interval = auth.interval.max(1);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(auth.expires_in.max(1) as u64);
+        loop {
+            tokio::time::sleep(Duration::from_secs(interval as u64)).await;
+            match self.token(&[("grant_type", GRANT_DEVICE), ("device_code", &auth.device_code)]).await {
+                Err(ClientError::OAuth { error, .. }) if error == "authorization_pending" => {}
+                Err(ClientError::OAuth { error, .. }) if error == "slow_down" => interval += 5,
+                other => return other,
             }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ClientError::OAuth { error: "expired_token".into(), description: None, status: 400 });
+            }
+        }
+    }
+
+    fn endpoint<'a>(&self, endpoint: Option<&'a str>, what: &str) -> Result<&'a str, ClientError> {
+        endpoint.ok_or_else(|| ClientError::Discovery(format!("the server has no {what} endpoint")))
+    }
+
+    /// POSTs a form with `client_secret_basic` (§2.3.1) or, for a public client, its
+    /// `client_id` in the body.
+    async fn post_form(
+        &self,
+        endpoint: &str,
+        form: &[(&str, &str)],
+    ) -> Result<(reqwest::StatusCode, Vec<u8>), ClientError> {
+        let mut form: Vec<(&str, &str)> = form.to_vec();
+        let mut req = self.http.post(endpoint);
+        match &self.client_secret {
+            Some(secret) => req = req.header(reqwest::header::AUTHORIZATION, basic_header(&self.client_id, secret)),
             None => form.push(("client_id", &self.client_id)),
         }
         let res = req.form(&form).send().await?;
         let status = res.status();
-        let bytes = res.bytes().await?;
-        if status.is_success() {
-            return serde_json::from_slice(&bytes)
-                .map_err(|e| ClientError::Http(format!("bad token response: {e}")));
-        }
-        match serde_json::from_slice::<ErrorBody>(&bytes) {
-            Ok(body) => Err(ClientError::OAuth {
-                error: body.error,
-                description: body.error_description,
-                status: status.as_u16(),
-            }),
-            Err(_) => Err(ClientError::Http(format!(
-                "token endpoint answered {status}"
-            ))),
-        }
+        Ok((status, res.bytes().await?.to_vec()))
     }
+
+    /// POSTs to the token endpoint.
+    async fn token(&self, form: &[(&str, &str)]) -> Result<TokenResponse, ClientError> {
+        let (status, bytes) = self.post_form(&self.metadata.token_endpoint.clone(), form).await?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).map_err(|e| ClientError::Http(format!("bad token response: {e}")));
+        }
+        Err(oauth_error(status, &bytes))
+    }
+}
+
+/// RFC 8628 §3.4 grant type.
+const GRANT_DEVICE: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// The device authorization response (RFC 8628 §3.2).
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+pub struct DeviceAuthorization {
+    /// Secret code the device polls with.
+    pub device_code: String,
+    /// Code the user types.
+    pub user_code: String,
+    /// Where the user goes.
+    pub verification_uri: String,
+    /// The same with the code filled in.
+    #[serde(default)]
+    pub verification_uri_complete: Option<String>,
+    /// Lifetime in seconds.
+    pub expires_in: i64,
+    /// Seconds between polls (§3.2: default 5).
+    #[serde(default = "default_interval")]
+    pub interval: i64,
+}
+
+fn default_interval() -> i64 {
+    5
+}
+
+/// Reads an RFC 6749 §5.2 error body.
+fn oauth_error(status: reqwest::StatusCode, bytes: &[u8]) -> ClientError {
+    match serde_json::from_slice::<ErrorBody>(bytes) {
+        Ok(body) => {
+            ClientError::OAuth { error: body.error, description: body.error_description, status: status.as_u16() }
+        }
+        Err(_) => ClientError::Http(format!("the server answered {status}")),
+    }
+}
+
+/// RFC 7591 §3: registers a client at a registration endpoint, with an initial access
+/// token when the server asks for one. Returns the server's answer (client_id,
+/// client_secret, registration_access_token, registration_client_uri, …).
+pub async fn register_client(
+    registration_endpoint: &str,
+    initial_access_token: Option<&str>,
+    metadata: &serde_json::Value,
+) -> Result<serde_json::Value, ClientError> {
+    let mut req = http_client()?.post(registration_endpoint).json(metadata);
+    if let Some(t) = initial_access_token {
+        req = req.bearer_auth(t);
+    }
+    let res = req.send().await?;
+    let status = res.status();
+    let bytes = res.bytes().await?;
+    if !status.is_success() {
+        return Err(oauth_error(status, &bytes));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| ClientError::Http(format!("bad registration response: {e}")))
+}
+
+/// RFC 7592: reads (`GET`), replaces (`PUT`, with `metadata`) or deletes (`DELETE`) a
+/// registration at its `registration_client_uri`. Returns the answer (`Null` for a delete).
+pub async fn manage_registration(
+    method: reqwest::Method,
+    registration_client_uri: &str,
+    registration_access_token: &str,
+    metadata: Option<&serde_json::Value>,
+) -> Result<serde_json::Value, ClientError> {
+    let mut req = http_client()?.request(method, registration_client_uri).bearer_auth(registration_access_token);
+    if let Some(m) = metadata {
+        req = req.json(m);
+    }
+    let res = req.send().await?;
+    let status = res.status();
+    let bytes = res.bytes().await?;
+    if !status.is_success() {
+        return Err(oauth_error(status, &bytes));
+    }
+    if bytes.is_empty() {
+        return Ok(serde_json::Value::Null);
+    }
+    serde_json::from_slice(&bytes).map_err(|e| ClientError::Http(format!("bad registration response: {e}")))
 }

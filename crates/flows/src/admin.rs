@@ -1,7 +1,7 @@
 //! Administration of clients (RFC 6749 §2) and users, used by the CLI.
 
 use argon2::{Argon2, PasswordHasher};
-use latchkey_protocol::client::{Client, ClientType, GrantType};
+use latchkey_protocol::client::{Client, ClientType, GrantType, TokenFormat};
 use latchkey_protocol::secret::{ClientSecret, Password, SecretHash};
 use latchkey_protocol::{Scope, redirect};
 use latchkey_store::{StoreError, User};
@@ -24,6 +24,8 @@ pub struct NewClient {
     pub grant_types: Vec<GrantType>,
     /// Lets a confidential client skip PKCE (RFC 9700 §2.1.1 recommends it for all).
     pub allow_no_pkce: bool,
+    /// The access token format it receives.
+    pub token_format: TokenFormat,
 }
 
 /// A registered client and, for a confidential one, its secret: shown once, never stored.
@@ -41,24 +43,14 @@ const MAX_NAME: usize = 200;
 fn check_username(username: &str) -> Result<(), FlowError> {
     let ok = !username.is_empty()
         && username.chars().count() <= 64
-        && !username
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control());
-    if ok {
-        Ok(())
-    } else {
-        Err(FlowError::Invalid(
-            "a username has 1 to 64 characters, without spaces".into(),
-        ))
-    }
+        && !username.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok { Ok(()) } else { Err(FlowError::Invalid("a username has 1 to 64 characters, without spaces".into())) }
 }
 
 fn check_password(password: &Password) -> Result<(), FlowError> {
     let n = password.expose().chars().count();
     if !(8..=1024).contains(&n) {
-        return Err(FlowError::Invalid(
-            "a password has at least 8 characters".into(),
-        ));
+        return Err(FlowError::Invalid("a password has at least 8 characters".into()));
     }
     Ok(())
 }
@@ -67,26 +59,20 @@ impl AuthServer {
     /// Registers a client, generating its id and (for a confidential client) its secret.
     pub async fn add_client(&self, req: NewClient) -> Result<NewClientIssued, FlowError> {
         let name = req.name.trim();
-        if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control)
-        {
-            return Err(FlowError::Invalid(format!(
-                "a client name has 1 to {MAX_NAME} printable characters"
-            )));
+        if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
+            return Err(FlowError::Invalid(format!("a client name has 1 to {MAX_NAME} printable characters")));
         }
         for uri in &req.redirect_uris {
             if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                return Err(FlowError::Invalid(format!(
-                    "redirect URI `{uri}` contains whitespace"
-                )));
+                return Err(FlowError::Invalid(format!("redirect URI `{uri}` contains whitespace")));
             }
-            redirect::validate_registered(uri)
-                .map_err(|e| FlowError::Invalid(e.description.into_owned()))?;
+            redirect::validate_registered(uri).map_err(|e| FlowError::Invalid(e.description.into_owned()))?;
         }
         let scopes = if req.scopes.is_empty() {
             None
         } else {
-            let asked = Scope::parse(&req.scopes.join(" "))
-                .map_err(|e| FlowError::Invalid(e.description.into_owned()))?;
+            let asked =
+                Scope::parse(&req.scopes.join(" ")).map_err(|e| FlowError::Invalid(e.description.into_owned()))?;
             let unknown = asked.difference(&self.settings.scope_set());
             if !unknown.is_empty() {
                 return Err(FlowError::Invalid(format!(
@@ -113,21 +99,15 @@ impl AuthServer {
             ));
         }
         if grant_types.contains(&GrantType::AuthorizationCode) && req.redirect_uris.is_empty() {
-            return Err(FlowError::Invalid(
-                "the authorization_code grant needs at least one --redirect-uri".into(),
-            ));
+            return Err(FlowError::Invalid("the authorization_code grant needs at least one --redirect-uri".into()));
         }
         if req.public && grant_types.contains(&GrantType::ClientCredentials) {
-            return Err(FlowError::Invalid(
-                "a public client cannot use client_credentials (RFC 6749 §4.4)".into(),
-            ));
+            return Err(FlowError::Invalid("a public client cannot use client_credentials (RFC 6749 §4.4)".into()));
         }
         let secret = if req.public {
             None
         } else {
-            Some(ClientSecret::new(secrets::new_secret(
-                secrets::CLIENT_SECRET_PREFIX,
-            )?))
+            Some(ClientSecret::new(secrets::new_secret(secrets::CLIENT_SECRET_PREFIX)?))
         };
         let client = Client {
             id: secrets::new_id()?,
@@ -138,6 +118,8 @@ impl AuthServer {
             scopes,
             require_pkce: !req.allow_no_pkce,
             created_at: self.now(),
+            token_format: req.token_format,
+            metadata: None,
         };
         self.store.insert_client(&client).await?;
         Ok(NewClientIssued { client, secret })
@@ -146,17 +128,13 @@ impl AuthServer {
     /// Gives a confidential client a new secret; the old one stops working at once.
     pub async fn rotate_client_secret(&self, client_id: &str) -> Result<ClientSecret, FlowError> {
         let Some(client) = self.store.client(client_id).await? else {
-            return Err(FlowError::Invalid(format!(
-                "no client with id `{client_id}`"
-            )));
+            return Err(FlowError::Invalid(format!("no client with id `{client_id}`")));
         };
         if client.client_type() == ClientType::Public {
             return Err(FlowError::Invalid("a public client has no secret".into()));
         }
         let secret = ClientSecret::new(secrets::new_secret(secrets::CLIENT_SECRET_PREFIX)?);
-        self.store
-            .set_client_secret(client_id, &SecretHash::of(secret.expose()))
-            .await?;
+        self.store.set_client_secret(client_id, &SecretHash::of(secret.expose())).await?;
         Ok(secret)
     }
 
@@ -172,9 +150,7 @@ impl AuthServer {
         };
         match self.store.insert_user(&user).await {
             Ok(()) => Ok(user),
-            Err(StoreError::Conflict) => Err(FlowError::Invalid(format!(
-                "user `{username}` exists already"
-            ))),
+            Err(StoreError::Conflict) => Err(FlowError::Invalid(format!("user `{username}` exists already"))),
             Err(e) => Err(e.into()),
         }
     }
@@ -192,11 +168,7 @@ impl AuthServer {
 
     /// Argon2id (OWASP baseline parameters), on the blocking pool, a bounded number at once.
     pub(crate) async fn hash_password(&self, password: &Password) -> Result<String, FlowError> {
-        let _permit = self
-            .hashing
-            .acquire()
-            .await
-            .map_err(|e| FlowError::Crypto(e.to_string()))?;
+        let _permit = self.hashing.acquire().await.map_err(|e| FlowError::Crypto(e.to_string()))?;
         let password = password.clone();
         tokio::task::spawn_blocking(move || {
             Argon2::default()

@@ -44,67 +44,44 @@ pub enum Decision {
 }
 
 impl AuthServer {
-    async fn validate_authorization(
-        &self,
-        params: &Params,
-    ) -> Result<(AuthorizationRequest, Client), FlowError> {
+    async fn validate_authorization(&self, params: &Params) -> Result<(AuthorizationRequest, Client), FlowError> {
         let client_id = authorize::client_id(params).map_err(FlowError::Authorize)?;
         let client = self.store.client(client_id).await?;
-        let request = authorize::validate(params, client.as_ref(), &self.settings.scope_set())
-            .map_err(FlowError::Authorize)?;
+        let request =
+            authorize::validate(params, client.as_ref(), &self.settings.scope_set()).map_err(FlowError::Authorize)?;
         let client = client.ok_or_else(|| {
-            FlowError::Authorize(AuthorizeError::Show(OAuthError::invalid_request(
-                "unknown client_id",
-            )))
+            FlowError::Authorize(AuthorizeError::Show(OAuthError::invalid_request("unknown client_id")))
         })?;
         Ok((request, client))
     }
 
     /// Handles an authorization request from a browser whose logged-in user (if any) is `user`.
-    pub async fn authorize(
-        &self,
-        params: &Params,
-        user: Option<&User>,
-    ) -> Result<AuthorizeOutcome, FlowError> {
+    pub async fn authorize(&self, params: &Params, user: Option<&User>) -> Result<AuthorizeOutcome, FlowError> {
         let (request, client) = self.validate_authorization(params).await?;
         let Some(user) = user else {
             return Ok(AuthorizeOutcome::Login { request, client });
         };
-        let approved = self
-            .store
-            .consent(&user.id, &client.id)
-            .await?
-            .unwrap_or_default();
+        let approved = self.store.consent(&user.id, &client.id).await?.unwrap_or_default();
         if request.scope.is_subset(&approved) {
             let url = self.issue_code(&request, user).await?;
             return Ok(AuthorizeOutcome::Redirect(url));
         }
         let scopes = self.describe_scope(&request.scope);
-        Ok(AuthorizeOutcome::Consent {
-            request,
-            client,
-            scopes,
-        })
+        Ok(AuthorizeOutcome::Consent { request, client, scopes })
     }
 
     /// Applies the resource owner's decision on the consent page to the (re-validated) request.
-    pub async fn decide(
-        &self,
-        params: &Params,
-        user: &User,
-        decision: Decision,
-    ) -> Result<String, FlowError> {
+    pub async fn decide(&self, params: &Params, user: &User, decision: Decision) -> Result<String, FlowError> {
         let (request, client) = self.validate_authorization(params).await?;
         match decision {
             Decision::Deny => Ok(authorize::error_redirect(
                 &request.redirect_uri,
                 request.state.as_deref(),
                 &OAuthError::access_denied("the resource owner denied the request"),
+                &self.settings.issuer,
             )),
             Decision::Allow => {
-                self.store
-                    .grant_consent(&user.id, &client.id, &request.scope, self.now())
-                    .await?;
+                self.store.grant_consent(&user.id, &client.id, &request.scope, self.now()).await?;
                 self.issue_code(&request, user).await
             }
         }
@@ -112,22 +89,12 @@ impl AuthServer {
 
     /// Each scope with its consent sentence.
     pub fn describe_scope(&self, scope: &Scope) -> Vec<ScopeDefinition> {
-        scope
-            .iter()
-            .map(|s| ScopeDefinition {
-                name: s.to_owned(),
-                description: self.settings.describe(s),
-            })
-            .collect()
+        scope.iter().map(|s| ScopeDefinition { name: s.to_owned(), description: self.settings.describe(s) }).collect()
     }
 
     /// §4.1.2: issues a short-lived, single-use code bound to the client, redirect URI,
     /// PKCE challenge, scope and user, and returns the redirect carrying it.
-    async fn issue_code(
-        &self,
-        request: &AuthorizationRequest,
-        user: &User,
-    ) -> Result<String, FlowError> {
+    async fn issue_code(&self, request: &AuthorizationRequest, user: &User) -> Result<String, FlowError> {
         let code = AuthorizationCode::new(secrets::new_secret(secrets::CODE_PREFIX)?);
         let now = self.now();
         let grant = CodeGrant {
@@ -140,6 +107,6 @@ impl AuthServer {
             expires_at: now + self.settings.code_ttl,
         };
         self.store.insert_code(&code.hash(), &grant, now).await?;
-        Ok(authorize::success_redirect(request, code.expose()))
+        Ok(authorize::success_redirect(request, code.expose(), &self.settings.issuer))
     }
 }

@@ -1,8 +1,18 @@
 //! Signing keys for JWT access tokens (RFC 9068), kept in the store and published as a
-//! JWK Set (RFC 7517). ES256 by default.
+//! JWK Set (RFC 7517), with rotation: a new key is published before it signs, and a
+//! retired key stays published until every token it signed has expired.
+//!
+//! Design note: `docs/design/signing-keys.md`.
 
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::hkdf;
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair};
+use base64::Engine;
 use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use latchkey_protocol::UnixTime;
@@ -17,22 +27,102 @@ pub fn install_crypto_provider() {
     let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
 }
 
-struct SigningKey {
+/// A JOSE signing algorithm Latchkey can generate keys for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyAlg {
+    /// ECDSA P-256 (the default: small, fast, universally supported).
+    Es256,
+    /// Ed25519.
+    EdDsa,
+    /// RSA 2048 PKCS#1 v1.5 (the most compatible; required by OIDC).
+    Rs256,
+}
+
+impl KeyAlg {
+    /// The JOSE name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyAlg::Es256 => "ES256",
+            KeyAlg::EdDsa => "EdDSA",
+            KeyAlg::Rs256 => "RS256",
+        }
+    }
+
+    fn jose(self) -> (Algorithm, KeyAlgorithm) {
+        match self {
+            KeyAlg::Es256 => (Algorithm::ES256, KeyAlgorithm::ES256),
+            KeyAlg::EdDsa => (Algorithm::EdDSA, KeyAlgorithm::EdDSA),
+            KeyAlg::Rs256 => (Algorithm::RS256, KeyAlgorithm::RS256),
+        }
+    }
+}
+
+impl std::str::FromStr for KeyAlg {
+    type Err = FlowError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "ES256" => Ok(KeyAlg::Es256),
+            "EdDSA" => Ok(KeyAlg::EdDsa),
+            "RS256" => Ok(KeyAlg::Rs256),
+            other => Err(FlowError::Invalid(format!("algorithm `{other}` is not ES256, EdDSA or RS256"))),
+        }
+    }
+}
+
+/// How keys are used over time.
+#[derive(Clone)]
+pub struct KeyPolicy {
+    /// Seconds a new key is published before it signs (at least the JWKS cache time).
+    pub overlap: i64,
+    /// Seconds a retired key stays published: the longest access token lifetime.
+    pub publish_after_retire: i64,
+    /// Seconds between reloads of the key set from the store (other instances' rotations).
+    pub reload_every: i64,
+    /// Secret that encrypts private keys at rest (AES-256-GCM, key derived with HKDF).
+    pub encryption_secret: Option<String>,
+}
+
+impl std::fmt::Debug for KeyPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyPolicy")
+            .field("overlap", &self.overlap)
+            .field("encrypted", &self.encryption_secret.is_some())
+            .finish()
+    }
+}
+
+impl Default for KeyPolicy {
+    fn default() -> Self {
+        KeyPolicy { overlap: 600, publish_after_retire: 600, reload_every: 30, encryption_secret: None }
+    }
+}
+
+struct Signer {
     kid: String,
+    alg: Algorithm,
     encoding: EncodingKey,
 }
 
-/// The key that signs, and the public keys that verify.
-pub struct KeyRing {
-    active: SigningKey,
+/// The keys as loaded at one moment.
+struct KeySet {
+    loaded_at: UnixTime,
+    signer: Option<Signer>,
     jwks: JwkSet,
+    verifiers: HashMap<String, (DecodingKey, Algorithm)>,
+}
+
+/// The key that signs, and the public keys that verify, reloaded from the store so that
+/// every instance follows a rotation.
+pub struct KeyRing {
+    store: Store,
+    policy: KeyPolicy,
+    set: RwLock<Arc<KeySet>>,
+    reloading: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyRing")
-            .field("active_kid", &self.active.kid)
-            .finish_non_exhaustive()
+        f.debug_struct("KeyRing").field("policy", &self.policy).finish_non_exhaustive()
     }
 }
 
@@ -40,88 +130,273 @@ fn crypto(e: impl std::fmt::Display) -> FlowError {
     FlowError::Crypto(e.to_string())
 }
 
-impl KeyRing {
-    /// Loads the store's keys; on a store with none, generates an ES256 key and stores it.
-    pub async fn load_or_create(store: &Store, now: UnixTime) -> Result<KeyRing, FlowError> {
-        install_crypto_provider();
-        let mut rows = store.signing_keys().await?;
-        if rows.is_empty() {
-            let row = generate_es256(now)?;
-            match store.insert_signing_key(&row).await {
-                Ok(()) | Err(StoreError::Conflict) => {}
-                Err(e) => return Err(e.into()),
-            }
-            rows = store.signing_keys().await?;
-        }
-        let mut jwks = JwkSet { keys: Vec::new() };
-        let mut active = None;
-        for row in rows {
-            if row.alg != "ES256" {
-                return Err(crypto(format!(
-                    "key {}: unsupported algorithm {}",
-                    row.kid, row.alg
-                )));
-            }
-            let encoding = EncodingKey::from_ec_der(&row.private_der);
-            let mut jwk = Jwk::from_encoding_key(&encoding, Algorithm::ES256).map_err(crypto)?;
-            jwk.common.key_id = Some(row.kid.clone());
-            jwk.common.public_key_use = Some(PublicKeyUse::Signature);
-            jwk.common.key_algorithm = Some(KeyAlgorithm::ES256);
-            probe(&encoding, &jwk)?;
-            jwks.keys.push(jwk);
-            // Rows come newest first: the newest key signs.
-            if active.is_none() {
-                active = Some(SigningKey {
-                    kid: row.kid,
-                    encoding,
-                });
-            }
-        }
-        let active = active.ok_or_else(|| crypto("no signing key"))?;
-        Ok(KeyRing { active, jwks })
-    }
-
-    /// The public keys, as served at the JWKS endpoint.
-    pub fn jwks(&self) -> &JwkSet {
-        &self.jwks
-    }
-
-    /// Signs an access token (RFC 9068 §2.1: `typ` is `at+jwt`, `kid` names the key).
-    pub fn sign(&self, claims: &AccessTokenClaims) -> Result<String, FlowError> {
-        let mut header = Header::new(Algorithm::ES256);
-        header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
-        header.kid = Some(self.active.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.active.encoding).map_err(crypto)
-    }
+/// AES-256-GCM key derived from the operator's secret.
+fn kek(secret: &str) -> Result<LessSafeKey, FlowError> {
+    let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, b"latchkey signing-key encryption v1").extract(secret.as_bytes());
+    let okm = prk.expand(&[b"aes-256-gcm"], &AES_256_GCM).map_err(crypto)?;
+    Ok(LessSafeKey::new(UnboundKey::from(okm)))
 }
 
-fn generate_es256(now: UnixTime) -> Result<SigningKeyRow, FlowError> {
-    let pkcs8 =
-        EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-            .map_err(crypto)?;
-    Ok(SigningKeyRow {
-        kid: secrets::new_id()?,
-        alg: "ES256".into(),
-        private_der: pkcs8.as_ref().to_vec(),
-        created_at: now,
-        retired_at: None,
+fn seal(secret: &str, kid: &str, plain: &[u8]) -> Result<Vec<u8>, FlowError> {
+    let mut nonce = [0u8; NONCE_LEN];
+    getrandom::fill(&mut nonce).map_err(crypto)?;
+    let mut data = plain.to_vec();
+    kek(secret)?
+        .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(kid.as_bytes()), &mut data)
+        .map_err(crypto)?;
+    Ok([nonce.as_slice(), &data].concat())
+}
+
+fn open(secret: &str, kid: &str, sealed: &[u8]) -> Result<Vec<u8>, FlowError> {
+    if sealed.len() < NONCE_LEN {
+        return Err(crypto(format!("key {kid}: stored key is too short")));
+    }
+    let (nonce, data) = sealed.split_at(NONCE_LEN);
+    let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(crypto)?;
+    let mut data = data.to_vec();
+    let plain = kek(secret)?
+        .open_in_place(nonce, Aad::from(kid.as_bytes()), &mut data)
+        .map_err(|_| crypto(format!("key {kid}: cannot decrypt it; is key_encryption_secret right?")))?;
+    Ok(plain.to_vec())
+}
+
+fn encoding_key(alg: KeyAlg, der: &[u8]) -> Result<EncodingKey, FlowError> {
+    Ok(match alg {
+        KeyAlg::Es256 => EncodingKey::from_ec_der(der),
+        KeyAlg::EdDsa => EncodingKey::from_ed_der(der),
+        // `from_rsa_der` wants PKCS#1; aws-lc gives PKCS#8, which the PEM path accepts.
+        KeyAlg::Rs256 => {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+            let lines: Vec<&str> =
+                b64.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect();
+            let pem = format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", lines.join("\n"));
+            EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(crypto)?
+        }
     })
 }
 
-/// `from_*_der` does not validate a key: sign and verify a probe token whenever one is loaded
-/// (DEPENDENCIES pitfall 2).
-fn probe(key: &EncodingKey, jwk: &Jwk) -> Result<(), FlowError> {
+/// Generates a key (PKCS#8 DER) for an algorithm.
+fn generate(alg: KeyAlg) -> Result<Vec<u8>, FlowError> {
+    let rng = SystemRandom::new();
+    Ok(match alg {
+        KeyAlg::Es256 => {
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).map_err(crypto)?.as_ref().to_vec()
+        }
+        // PKCS#8 v1: v2 makes `Jwk::from_encoding_key` fail (DEPENDENCIES pitfall 2).
+        KeyAlg::EdDsa => Ed25519KeyPair::generate_pkcs8v1(&rng).map_err(crypto)?.as_ref().to_vec(),
+        KeyAlg::Rs256 => {
+            let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).map_err(crypto)?;
+            pair.as_der().map_err(crypto)?.as_ref().to_vec()
+        }
+    })
+}
+
+/// `from_*_der` does not validate a key: sign and verify a probe token whenever one is
+/// loaded (DEPENDENCIES pitfall 2).
+fn probe(key: &EncodingKey, alg: Algorithm, decoding: &DecodingKey) -> Result<(), FlowError> {
     #[derive(serde::Serialize, serde::Deserialize)]
     struct Probe {
         probe: bool,
     }
-    let token = jsonwebtoken::encode(&Header::new(Algorithm::ES256), &Probe { probe: true }, key)
-        .map_err(crypto)?;
-    let mut validation = Validation::new(Algorithm::ES256);
+    let token = jsonwebtoken::encode(&Header::new(alg), &Probe { probe: true }, key).map_err(crypto)?;
+    let mut validation = Validation::new(alg);
     validation.required_spec_claims.clear();
     validation.validate_exp = false;
-    let decoding = DecodingKey::from_jwk(jwk).map_err(crypto)?;
-    jsonwebtoken::decode::<Probe>(&token, &decoding, &validation)
+    jsonwebtoken::decode::<Probe>(&token, decoding, &validation)
         .map_err(|e| crypto(format!("key probe failed: {e}")))?;
     Ok(())
+}
+
+impl KeyRing {
+    /// Loads the store's keys; on a store with none, generates an ES256 key (signing at
+    /// once) and stores it.
+    pub async fn load_or_create(store: &Store, policy: KeyPolicy, now: UnixTime) -> Result<KeyRing, FlowError> {
+        install_crypto_provider();
+        let ring = KeyRing {
+            store: store.clone(),
+            policy,
+            set: RwLock::new(Arc::new(KeySet::empty())),
+            reloading: tokio::sync::Mutex::new(()),
+        };
+        if store.signing_keys(now - ring.policy.publish_after_retire).await?.iter().all(|k| k.retired_at.is_some()) {
+            match ring.add_key(KeyAlg::Es256, now, now).await {
+                Ok(_) | Err(FlowError::Store(StoreError::Conflict)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        ring.reload(now).await?;
+        Ok(ring)
+    }
+
+    async fn add_key(&self, alg: KeyAlg, activates_at: UnixTime, now: UnixTime) -> Result<String, FlowError> {
+        let kid = secrets::new_id()?;
+        let der = generate(alg)?;
+        let (private_der, encrypted) = match &self.policy.encryption_secret {
+            Some(secret) => (seal(secret, &kid, &der)?, true),
+            None => (der, false),
+        };
+        let row = SigningKeyRow {
+            kid: kid.clone(),
+            alg: alg.as_str().into(),
+            private_der,
+            created_at: now,
+            retired_at: None,
+            activates_at,
+            encrypted,
+        };
+        self.store.insert_signing_key(&row).await?;
+        Ok(kid)
+    }
+
+    /// Reads the published keys from the store and picks the signer: the newest active
+    /// (activation reached, not retired) key.
+    async fn reload(&self, now: UnixTime) -> Result<Arc<KeySet>, FlowError> {
+        let rows = self.store.signing_keys(now - self.policy.publish_after_retire).await?;
+        let mut set = KeySet { loaded_at: now, ..KeySet::empty() };
+        for row in rows {
+            let alg: KeyAlg = row.alg.parse()?;
+            let der = if row.encrypted {
+                let secret = self
+                    .policy
+                    .encryption_secret
+                    .as_deref()
+                    .ok_or_else(|| crypto(format!("key {} is encrypted: set key_encryption_secret", row.kid)))?;
+                open(secret, &row.kid, &row.private_der)?
+            } else {
+                row.private_der.clone()
+            };
+            let encoding = encoding_key(alg, &der)?;
+            let (jose_alg, key_alg) = alg.jose();
+            let mut jwk = Jwk::from_encoding_key(&encoding, jose_alg).map_err(crypto)?;
+            jwk.common.key_id = Some(row.kid.clone());
+            jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+            jwk.common.key_algorithm = Some(key_alg);
+            let decoding = DecodingKey::from_jwk(&jwk).map_err(crypto)?;
+            probe(&encoding, jose_alg, &decoding)?;
+            set.jwks.keys.push(jwk);
+            set.verifiers.insert(row.kid.clone(), (decoding, jose_alg));
+            if set.signer.is_none() && row.retired_at.is_none() && row.activates_at <= now {
+                set.signer = Some(Signer { kid: row.kid, alg: jose_alg, encoding });
+            }
+        }
+        let set = Arc::new(set);
+        *self.set.write().unwrap_or_else(|p| p.into_inner()) = set.clone();
+        Ok(set)
+    }
+
+    /// The current key set, reloaded when it is older than the reload interval.
+    async fn current(&self, now: UnixTime) -> Result<Arc<KeySet>, FlowError> {
+        let set = self.set.read().unwrap_or_else(|p| p.into_inner()).clone();
+        if now - set.loaded_at < self.policy.reload_every && set.signer.is_some() {
+            return Ok(set);
+        }
+        let _guard = self.reloading.lock().await;
+        let set = self.set.read().unwrap_or_else(|p| p.into_inner()).clone();
+        if now - set.loaded_at < self.policy.reload_every && set.signer.is_some() {
+            return Ok(set);
+        }
+        self.reload(now).await
+    }
+
+    /// The public keys, as served at the JWKS endpoint.
+    pub async fn jwks(&self, now: UnixTime) -> Result<JwkSet, FlowError> {
+        Ok(self.current(now).await?.jwks.clone())
+    }
+
+    /// Signs an access token (RFC 9068 §2.1: `typ` is `at+jwt`, `kid` names the key).
+    pub async fn sign(&self, claims: &AccessTokenClaims, now: UnixTime) -> Result<String, FlowError> {
+        let set = self.current(now).await?;
+        let signer = set.signer.as_ref().ok_or_else(|| crypto("no active signing key; run `latchkey keys rotate`"))?;
+        let mut header = Header::new(signer.alg);
+        header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
+        header.kid = Some(signer.kid.clone());
+        jsonwebtoken::encode(&header, claims, &signer.encoding).map_err(crypto)
+    }
+
+    /// Verifies a JWT access token this server issued: `typ`, signature by a published
+    /// key (algorithm fixed by the key) and `iss`. Expiry is left to the caller.
+    pub async fn verify(
+        &self,
+        token: &str,
+        issuer: &str,
+        now: UnixTime,
+    ) -> Result<Option<AccessTokenClaims>, FlowError> {
+        let Ok(header) = jsonwebtoken::decode_header(token) else { return Ok(None) };
+        if header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
+            return Ok(None);
+        }
+        let Some(kid) = header.kid else { return Ok(None) };
+        let set = self.current(now).await?;
+        let Some((key, alg)) = set.verifiers.get(&kid) else { return Ok(None) };
+        if header.alg != *alg {
+            return Ok(None);
+        }
+        let mut v = Validation::new(*alg);
+        v.validate_exp = false;
+        v.validate_aud = false;
+        v.set_issuer(&[issuer]);
+        v.set_required_spec_claims(&["iss", "sub", "exp", "iat"]);
+        Ok(jsonwebtoken::decode::<AccessTokenClaims>(token, key, &v).ok().map(|d| d.claims))
+    }
+
+    /// The id of the key that signs now, if any.
+    pub async fn signing_kid(&self, now: UnixTime) -> Result<Option<String>, FlowError> {
+        Ok(self.current(now).await?.signer.as_ref().map(|s| s.kid.clone()))
+    }
+
+    /// Adds a key that is published at once and signs after the overlap. Returns its id.
+    pub async fn rotate(&self, alg: KeyAlg, now: UnixTime) -> Result<String, FlowError> {
+        let kid = self.add_key(alg, now + self.policy.overlap, now).await?;
+        self.reload(now).await?;
+        Ok(kid)
+    }
+
+    /// Retires a key: it stops signing now and stays published until its tokens expire.
+    /// Refused when it is the only key that can sign.
+    pub async fn retire(&self, kid: &str, now: UnixTime) -> Result<(), FlowError> {
+        let keys = self.store.signing_keys(now - self.policy.publish_after_retire).await?;
+        let other_can_sign = keys.iter().any(|k| k.kid != kid && k.retired_at.is_none());
+        if !other_can_sign {
+            return Err(FlowError::Invalid(format!(
+                "`{kid}` is the last key that can sign; run `latchkey keys rotate` first"
+            )));
+        }
+        if !self.store.retire_signing_key(kid, now).await? {
+            return Err(FlowError::Invalid(format!("no active key `{kid}`")));
+        }
+        self.reload(now).await?;
+        Ok(())
+    }
+}
+
+impl KeySet {
+    fn empty() -> KeySet {
+        KeySet { loaded_at: i64::MIN, signer: None, jwks: JwkSet { keys: Vec::new() }, verifiers: HashMap::new() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_algorithm_generates_a_key_that_signs_and_verifies() {
+        install_crypto_provider();
+        for alg in [KeyAlg::Es256, KeyAlg::EdDsa, KeyAlg::Rs256] {
+            let der = generate(alg).unwrap();
+            let enc = encoding_key(alg, &der).unwrap();
+            let (jose, _) = alg.jose();
+            let jwk = Jwk::from_encoding_key(&enc, jose).unwrap();
+            probe(&enc, jose, &DecodingKey::from_jwk(&jwk).unwrap()).unwrap();
+        }
+    }
+
+    #[test]
+    fn private_keys_encrypted_at_rest_open_only_with_the_secret_and_kid() {
+        let sealed = seal("s3cret", "kid1", b"private key").unwrap();
+        assert!(!sealed.windows(11).any(|w| w == b"private key"));
+        assert_eq!(open("s3cret", "kid1", &sealed).unwrap(), b"private key");
+        assert!(open("wrong", "kid1", &sealed).is_err());
+        assert!(open("s3cret", "kid2", &sealed).is_err());
+    }
 }

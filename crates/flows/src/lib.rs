@@ -8,10 +8,14 @@
 mod admin;
 mod authorize;
 mod clock;
+mod device;
 mod error;
 mod grants;
+mod introspect;
 mod keys;
 mod login;
+mod register;
+mod revoke;
 pub mod secrets;
 mod settings;
 mod token;
@@ -23,10 +27,12 @@ use latchkey_store::Store;
 pub use admin::{NewClient, NewClientIssued};
 pub use authorize::{AuthorizeOutcome, Decision};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use device::{DeviceAuthorization, UserCodeCheck, format_user_code, normalise_user_code};
 pub use error::FlowError;
-pub use keys::KeyRing;
+pub use keys::{KeyAlg, KeyPolicy, KeyRing};
 pub use login::LoginError;
-pub use settings::{ScopeDefinition, Settings};
+pub use register::{RegisterError, Registered};
+pub use settings::{RegistrationPolicy, ScopeDefinition, Settings};
 
 /// The authorization server: store, settings, signing keys and clock.
 #[derive(Clone)]
@@ -36,27 +42,26 @@ pub struct AuthServer {
     keys: Arc<KeyRing>,
     clock: Arc<dyn Clock>,
     hashing: Arc<tokio::sync::Semaphore>,
+    device_guesses: Arc<device::GuessLimiter>,
 }
 
 impl AuthServer {
     /// Builds the server, loading the signing keys (and creating the first one if the
     /// store has none).
-    pub async fn new(
-        store: Store,
-        settings: Settings,
-        clock: Arc<dyn Clock>,
-    ) -> Result<AuthServer, FlowError> {
-        let keys = KeyRing::load_or_create(&store, clock.now()).await?;
+    pub async fn new(store: Store, settings: Settings, clock: Arc<dyn Clock>) -> Result<AuthServer, FlowError> {
+        let mut settings = settings;
+        // A retired key stays published while tokens it signed may still be live.
+        settings.keys.publish_after_retire = settings.keys.publish_after_retire.max(settings.access_token_ttl);
+        let keys = KeyRing::load_or_create(&store, settings.keys.clone(), clock.now()).await?;
         // Argon2id uses 19 MiB per hash: bound how many run at once, off the async workers.
-        let permits = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2);
+        let permits = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         Ok(AuthServer {
             store,
             settings: Arc::new(settings),
             keys: Arc::new(keys),
             clock,
             hashing: Arc::new(tokio::sync::Semaphore::new(permits)),
+            device_guesses: Arc::new(device::GuessLimiter::default()),
         })
     }
 

@@ -30,37 +30,24 @@ impl From<StoreError> for LoginError {
 fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| {
-        Argon2::default()
-            .hash_password(b"latchkey-dummy-password")
-            .map(|h| h.to_string())
-            .unwrap_or_default()
+        Argon2::default().hash_password(b"latchkey-dummy-password").map(|h| h.to_string()).unwrap_or_default()
     })
 }
 
 impl AuthServer {
     /// Checks a username and password; on success starts a session and returns its token.
-    pub async fn login(
-        &self,
-        username: &str,
-        password: &Password,
-    ) -> Result<(SessionToken, User), LoginError> {
+    pub async fn login(&self, username: &str, password: &Password) -> Result<(SessionToken, User), LoginError> {
         let user = self.store.user_by_name(username).await?;
         let hash = user.as_ref().map(|u| u.password_hash.clone());
         let password = password.clone();
         let ok = {
-            let _permit = self
-                .hashing
-                .acquire()
-                .await
-                .map_err(|e| FlowError::Crypto(e.to_string()))?;
+            let _permit = self.hashing.acquire().await.map_err(|e| FlowError::Crypto(e.to_string()))?;
             tokio::task::spawn_blocking(move || {
                 let hash: &str = match &hash {
                     Some(h) => h,
                     None => dummy_hash(),
                 };
-                Argon2::default()
-                    .verify_password(password.expose().as_bytes(), hash)
-                    .is_ok()
+                Argon2::default().verify_password(password.expose().as_bytes(), hash).is_ok()
             })
             .await
             .map_err(|e| FlowError::Crypto(e.to_string()))?
@@ -68,15 +55,10 @@ impl AuthServer {
         let Some(user) = user.filter(|_| ok) else {
             return Err(LoginError::BadCredentials);
         };
-        let token = SessionToken::new(
-            secrets::new_secret(secrets::SESSION_PREFIX).map_err(LoginError::Flow)?,
-        );
+        let token = SessionToken::new(secrets::new_secret(secrets::SESSION_PREFIX).map_err(LoginError::Flow)?);
         let now = self.now();
-        let session = Session {
-            user_id: user.id.clone(),
-            created_at: now,
-            expires_at: now + self.settings.session_ttl,
-        };
+        let session =
+            Session { user_id: user.id.clone(), created_at: now, expires_at: now + self.settings.session_ttl };
         self.store.insert_session(&token.hash(), &session).await?;
         Ok((token, user))
     }

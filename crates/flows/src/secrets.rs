@@ -18,8 +18,7 @@ pub const SESSION_PREFIX: &str = "lkss_";
 /// `bytes` random bytes as base64url.
 pub fn random_b64(bytes: usize) -> Result<String, FlowError> {
     let mut buf = vec![0u8; bytes];
-    getrandom::fill(&mut buf)
-        .map_err(|e| FlowError::Crypto(format!("OS random generator: {e}")))?;
+    getrandom::fill(&mut buf).map_err(|e| FlowError::Crypto(format!("OS random generator: {e}")))?;
     Ok(URL_SAFE_NO_PAD.encode(buf))
 }
 

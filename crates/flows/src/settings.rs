@@ -2,6 +2,32 @@
 
 use latchkey_protocol::Scope;
 
+use crate::keys::KeyPolicy;
+
+/// Who may register clients at `POST /register` (RFC 7591).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RegistrationPolicy {
+    /// No dynamic registration: the endpoint does not exist.
+    #[default]
+    Off,
+    /// Anyone may register.
+    Open,
+    /// Only holders of an initial access token (`latchkey registration-tokens create`).
+    Token,
+}
+
+impl std::str::FromStr for RegistrationPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "off" => Ok(RegistrationPolicy::Off),
+            "open" => Ok(RegistrationPolicy::Open),
+            "token" => Ok(RegistrationPolicy::Token),
+            other => Err(format!("`{other}` is not off, open or token")),
+        }
+    }
+}
+
 /// A scope the server offers, with the sentence the consent page shows for it.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct ScopeDefinition {
@@ -28,6 +54,16 @@ pub struct Settings {
     pub session_ttl: i64,
     /// The scopes the server knows.
     pub scopes: Vec<ScopeDefinition>,
+    /// Signing key rotation and encryption at rest.
+    pub keys: KeyPolicy,
+    /// Dynamic client registration (RFC 7591).
+    pub registration: RegistrationPolicy,
+    /// Scopes a registration that names none gets; `None`: every scope offered.
+    pub registration_default_scopes: Option<Vec<String>>,
+    /// Device code lifetime (RFC 8628 §3.2 `expires_in`).
+    pub device_code_ttl: i64,
+    /// Minimum polling interval (RFC 8628 §3.2 `interval`).
+    pub device_poll_interval: i64,
 }
 
 impl Settings {
@@ -43,6 +79,11 @@ impl Settings {
             refresh_token_ttl: 30 * 24 * 3600,
             session_ttl: 12 * 3600,
             scopes: default_scopes(),
+            keys: KeyPolicy::default(),
+            registration: RegistrationPolicy::Off,
+            registration_default_scopes: None,
+            device_code_ttl: 600,
+            device_poll_interval: 5,
         }
     }
 
@@ -53,11 +94,7 @@ impl Settings {
 
     /// The consent sentence of a scope (its name when it has none).
     pub fn describe(&self, scope: &str) -> String {
-        self.scopes
-            .iter()
-            .find(|s| s.name == scope)
-            .map(|s| s.description.clone())
-            .unwrap_or_else(|| scope.to_owned())
+        self.scopes.iter().find(|s| s.name == scope).map(|s| s.description.clone()).unwrap_or_else(|| scope.to_owned())
     }
 }
 
@@ -69,9 +106,6 @@ pub fn default_scopes() -> Vec<ScopeDefinition> {
         ("notes:write", "Create and change your notes"),
     ]
     .into_iter()
-    .map(|(name, description)| ScopeDefinition {
-        name: name.into(),
-        description: description.into(),
-    })
+    .map(|(name, description)| ScopeDefinition { name: name.into(), description: description.into() })
     .collect()
 }

@@ -1,78 +1,133 @@
-//! The token endpoint's use case, RFC 6749 §3.2: authenticate the client, then run its grant.
+//! The token endpoint's use case, RFC 6749 §3.2: authenticate the client, then run its
+//! grant; and the issuing of access and refresh tokens that every grant shares.
 
+use latchkey_protocol::client::{Client, GrantType, TokenFormat};
 use latchkey_protocol::client_auth::ClientCredentials;
 use latchkey_protocol::jwt::AccessTokenClaims;
-use latchkey_protocol::token::{TokenRequest, TokenResponse};
+use latchkey_protocol::secret::{AccessToken, RefreshToken, SecretHash};
+use latchkey_protocol::token::{RefreshGrant, TokenRequest, TokenResponse};
 use latchkey_protocol::{OAuthError, Scope};
+use latchkey_store::{AccessTokenRow, NewRefreshToken};
 
 use crate::{AuthServer, FlowError, secrets};
 
+/// Prefix of opaque access tokens.
+pub const ACCESS_PREFIX: &str = "lka_";
+
 impl AuthServer {
-    /// Exchanges a grant for tokens.
-    pub async fn exchange(
-        &self,
-        creds: &ClientCredentials,
-        request: TokenRequest,
-    ) -> Result<TokenResponse, FlowError> {
-        // §3.2.1: authenticate the client. An unknown client fails like a wrong secret.
+    /// Authenticates a client at the token, revocation or introspection endpoint
+    /// (RFC 6749 §2.3, §3.2.1). An unknown client fails like a wrong secret.
+    pub async fn authenticate_client(&self, creds: &ClientCredentials) -> Result<Client, FlowError> {
         let Some(client) = self.store.client(creds.client_id()).await? else {
             return Err(OAuthError::invalid_client("client authentication failed").into());
         };
         client.authenticate(creds)?;
+        Ok(client)
+    }
+
+    /// Exchanges a grant for tokens.
+    pub async fn exchange(&self, creds: &ClientCredentials, request: TokenRequest) -> Result<TokenResponse, FlowError> {
+        let client = self.authenticate_client(creds).await?;
         // §5.2 unauthorized_client: "not authorized to use this authorization grant type".
         if !client.allows_grant(request.grant_type()) {
-            return Err(OAuthError::unauthorized_client(format!(
-                "this client may not use the {} grant",
-                request.grant_type()
-            ))
-            .into());
+            let grant = request.grant_type();
+            return Err(OAuthError::unauthorized_client(format!("this client may not use the {grant} grant")).into());
         }
         match request {
-            TokenRequest::AuthorizationCode {
-                code,
-                redirect_uri,
-                code_verifier,
-            } => {
-                self.redeem_code(
-                    &client,
-                    &code,
-                    redirect_uri.as_deref(),
-                    code_verifier.as_deref(),
-                )
-                .await
+            TokenRequest::AuthorizationCode { code, redirect_uri, code_verifier } => {
+                self.redeem_code(&client, &code, redirect_uri.as_deref(), code_verifier.as_deref()).await
             }
-            TokenRequest::RefreshToken {
-                refresh_token,
-                scope,
-            } => {
-                self.refresh(&client, &refresh_token, scope.as_deref())
-                    .await
+            TokenRequest::RefreshToken { refresh_token, scope } => {
+                self.refresh(&client, &refresh_token, scope.as_deref()).await
             }
-            TokenRequest::ClientCredentials { scope } => {
-                self.client_credentials(&client, scope.as_deref()).await
+            TokenRequest::ClientCredentials { scope } => self.client_credentials(&client, scope.as_deref()).await,
+            TokenRequest::DeviceCode { device_code } => self.redeem_device_code(&client, &device_code).await,
+        }
+    }
+
+    /// Issues an access token in the client's format: an RFC 9068 JWT, or an opaque token
+    /// stored by digest. `family` ties it to the refresh-token family it comes from.
+    /// Returns the token and its lifetime.
+    pub(crate) async fn access_token(
+        &self,
+        client: &Client,
+        subject: &str,
+        scope: &Scope,
+        family: Option<&str>,
+    ) -> Result<(String, i64), FlowError> {
+        let now = self.now();
+        let ttl = self.settings.access_token_ttl;
+        let jti = secrets::new_id()?;
+        match client.token_format {
+            TokenFormat::Jwt => {
+                let claims = AccessTokenClaims {
+                    iss: self.settings.issuer.clone(),
+                    sub: subject.to_owned(),
+                    aud: self.settings.audience.clone(),
+                    client_id: client.id.clone(),
+                    scope: scope.to_string(),
+                    exp: now + ttl,
+                    iat: now,
+                    jti,
+                    gid: family.map(str::to_owned),
+                };
+                Ok((self.keys.sign(&claims, now).await?, ttl))
+            }
+            TokenFormat::Opaque => {
+                let token = AccessToken::new(secrets::new_secret(ACCESS_PREFIX)?);
+                let row = AccessTokenRow {
+                    jti,
+                    client_id: client.id.clone(),
+                    subject: subject.to_owned(),
+                    scope: scope.to_string(),
+                    family_id: family.map(str::to_owned),
+                    created_at: now,
+                    expires_at: now + ttl,
+                    revoked_at: None,
+                };
+                self.store.insert_access_token(&token.hash(), &row).await?;
+                Ok((token.expose().to_owned(), ttl))
             }
         }
     }
 
-    /// Signs an RFC 9068 access token; returns it with its lifetime.
-    pub(crate) fn access_token(
+    /// Issues the tokens of a user grant (code or device): an access token, and a refresh
+    /// token starting a new family when the client may refresh.
+    pub(crate) async fn issue_user_tokens(
         &self,
-        sub: &str,
-        client_id: &str,
+        client: &Client,
+        user_id: &str,
         scope: &Scope,
-    ) -> Result<(String, i64), FlowError> {
+        code_hash: Option<SecretHash>,
+    ) -> Result<TokenResponse, FlowError> {
         let now = self.now();
-        let ttl = self.settings.access_token_ttl;
-        let claims = AccessTokenClaims {
-            iss: self.settings.issuer.clone(),
-            sub: sub.to_owned(),
-            aud: self.settings.audience.clone(),
-            client_id: client_id.to_owned(),
-            scope: scope.to_string(),
-            exp: now + ttl,
-            iat: now,
-            jti: secrets::new_id()?,
+        let (refresh_token, family) = if client.allows_grant(GrantType::RefreshToken) {
+            let token = RefreshToken::new(secrets::new_secret(secrets::REFRESH_PREFIX)?);
+            let family_id = secrets::new_id()?;
+            let row = NewRefreshToken {
+                hash: token.hash(),
+                family_id: family_id.clone(),
+                code_hash,
+                grant: RefreshGrant {
+                    client_id: client.id.clone(),
+                    user_id: user_id.to_owned(),
+                    scope: scope.clone(),
+                    expires_at: now + self.settings.refresh_token_ttl,
+                },
+                created_at: now,
+            };
+            self.store.insert_refresh_token(&row).await?;
+            (Some(token.expose().to_owned()), Some(family_id))
+        } else {
+            (None, None)
         };
-        Ok((self.keys.sign(&claims)?, ttl))
+        let (access_token, expires_in) = self.access_token(client, user_id, scope, family.as_deref()).await?;
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer".into(),
+            expires_in,
+            refresh_token,
+            scope: Some(scope.to_string()),
+        })
     }
 }

@@ -51,9 +51,9 @@ impl AuthorizeError {
 
 /// The `client_id` of a request, or the error page when it is missing.
 pub fn client_id(params: &Params) -> Result<&str, AuthorizeError> {
-    params.get("client_id").ok_or_else(|| {
-        AuthorizeError::Show(OAuthError::invalid_request("missing parameter `client_id`"))
-    })
+    params
+        .get("client_id")
+        .ok_or_else(|| AuthorizeError::Show(OAuthError::invalid_request("missing parameter `client_id`")))
 }
 
 /// Validates an authorization request against the client it names (`None` when unknown).
@@ -64,18 +64,12 @@ pub fn validate(
 ) -> Result<AuthorizationRequest, AuthorizeError> {
     let client_id = client_id(params)?;
     let Some(client) = client.filter(|c| c.id == client_id) else {
-        return Err(AuthorizeError::Show(OAuthError::invalid_request(
-            "unknown client_id",
-        )));
+        return Err(AuthorizeError::Show(OAuthError::invalid_request("unknown client_id")));
     };
     // §3.1.2.3: redirect_uri may be omitted only when exactly one is registered.
     let (redirect_uri, redirect_uri_given) = match params.get("redirect_uri") {
         Some(requested) => {
-            if !client
-                .redirect_uris
-                .iter()
-                .any(|r| redirect::matches(r, requested))
-            {
+            if !client.redirect_uris.iter().any(|r| redirect::matches(r, requested)) {
                 return Err(AuthorizeError::Show(OAuthError::invalid_request(
                     "redirect_uri is not registered for this client",
                 )));
@@ -90,9 +84,7 @@ pub fn validate(
                 )));
             }
             _ => {
-                return Err(AuthorizeError::Show(OAuthError::invalid_request(
-                    "missing parameter `redirect_uri`",
-                )));
+                return Err(AuthorizeError::Show(OAuthError::invalid_request("missing parameter `redirect_uri`")));
             }
         },
     };
@@ -107,14 +99,10 @@ pub fn validate(
     match params.get("response_type") {
         Some("code") => {}
         Some(_) => {
-            return Err(redirect_error(OAuthError::unsupported_response_type(
-                "only response_type=code is supported",
-            )));
+            return Err(redirect_error(OAuthError::unsupported_response_type("only response_type=code is supported")));
         }
         None => {
-            return Err(redirect_error(OAuthError::invalid_request(
-                "missing parameter `response_type`",
-            )));
+            return Err(redirect_error(OAuthError::invalid_request("missing parameter `response_type`")));
         }
     }
     if !client.allows_grant(GrantType::AuthorizationCode) {
@@ -122,24 +110,15 @@ pub fn validate(
             "this client may not use the authorization code grant",
         )));
     }
-    let scope = client
-        .resolve_scope(params.get("scope"), server_scopes)
-        .map_err(&redirect_error)?;
+    let scope = client.resolve_scope(params.get("scope"), server_scopes).map_err(&redirect_error)?;
     // RFC 7636 §4.4.1: a server that requires PKCE answers invalid_request without a challenge.
     let code_challenge = match params.get("code_challenge") {
-        Some(c) => Some(
-            CodeChallenge::parse(c, params.get("code_challenge_method"))
-                .map_err(&redirect_error)?,
-        ),
+        Some(c) => Some(CodeChallenge::parse(c, params.get("code_challenge_method")).map_err(&redirect_error)?),
         None if client.pkce_required() => {
-            return Err(redirect_error(OAuthError::invalid_request(
-                "code_challenge is required (PKCE, RFC 7636)",
-            )));
+            return Err(redirect_error(OAuthError::invalid_request("code_challenge is required (PKCE, RFC 7636)")));
         }
         None if params.get("code_challenge_method").is_some() => {
-            return Err(redirect_error(OAuthError::invalid_request(
-                "code_challenge_method without code_challenge",
-            )));
+            return Err(redirect_error(OAuthError::invalid_request("code_challenge_method without code_challenge")));
         }
         None => None,
     };
@@ -153,24 +132,25 @@ pub fn validate(
     })
 }
 
-/// The success redirect (§4.1.2): `code`, and `state` when the request had one.
-pub fn success_redirect(req: &AuthorizationRequest, code: &str) -> String {
+/// The success redirect (§4.1.2): `code`, `state` when the request had one, and `iss`
+/// (RFC 9207 §2: "in all authorization responses", a defence against mix-up attacks).
+pub fn success_redirect(req: &AuthorizationRequest, code: &str, issuer: &str) -> String {
     let mut params = vec![("code", code)];
     if let Some(s) = &req.state {
         params.push(("state", s));
     }
+    params.push(("iss", issuer));
     redirect::with_params(&req.redirect_uri, &params)
 }
 
-/// The error redirect (§4.1.2.1): `error`, `error_description`, and `state` when given.
-pub fn error_redirect(redirect_uri: &str, state: Option<&str>, error: &OAuthError) -> String {
-    let mut params = vec![
-        ("error", error.code.as_str()),
-        ("error_description", error.description.as_ref()),
-    ];
+/// The error redirect (§4.1.2.1): `error`, `error_description`, `state` when given, and
+/// `iss` (RFC 9207 §2, error responses included).
+pub fn error_redirect(redirect_uri: &str, state: Option<&str>, error: &OAuthError, issuer: &str) -> String {
+    let mut params = vec![("error", error.code.as_str()), ("error_description", error.description.as_ref())];
     if let Some(s) = state {
         params.push(("state", s));
     }
+    params.push(("iss", issuer));
     redirect::with_params(redirect_uri, &params)
 }
 
@@ -190,6 +170,8 @@ mod tests {
             scopes: None,
             require_pkce: true,
             created_at: 0,
+            token_format: crate::client::TokenFormat::Jwt,
+            metadata: None,
         }
     }
 
@@ -198,10 +180,7 @@ mod tests {
             ("client_id", "c1"),
             ("response_type", "code"),
             ("state", "xyz"),
-            (
-                "code_challenge",
-                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
-            ),
+            ("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
             ("code_challenge_method", "S256"),
         ];
         for (k, v) in extra {
@@ -225,10 +204,7 @@ mod tests {
 
     #[test]
     fn rfc6749_4_1_2_1_unknown_client_is_not_redirected() {
-        assert!(matches!(
-            validate(&params(&[]), None, &scopes()),
-            Err(AuthorizeError::Show(_))
-        ));
+        assert!(matches!(validate(&params(&[]), None, &scopes()), Err(AuthorizeError::Show(_))));
         assert!(matches!(
             validate(&params(&[("client_id", "")]), Some(&client()), &scopes()),
             Err(AuthorizeError::Show(_))
@@ -237,22 +213,15 @@ mod tests {
 
     #[test]
     fn rfc6749_4_1_2_1_unregistered_redirect_uri_is_not_redirected() {
-        let e = validate(
-            &params(&[("redirect_uri", "https://evil.example/cb")]),
-            Some(&client()),
-            &scopes(),
-        )
-        .unwrap_err();
+        let e =
+            validate(&params(&[("redirect_uri", "https://evil.example/cb")]), Some(&client()), &scopes()).unwrap_err();
         assert!(matches!(e, AuthorizeError::Show(_)));
     }
 
     #[test]
     fn rfc6749_4_1_2_1_other_errors_are_redirected_with_state() {
         let cases: [(&[(&str, &str)], ErrorCode); 4] = [
-            (
-                &[("response_type", "token")],
-                ErrorCode::UnsupportedResponseType,
-            ),
+            (&[("response_type", "token")], ErrorCode::UnsupportedResponseType),
             (&[("response_type", "")], ErrorCode::InvalidRequest),
             (&[("scope", "admin")], ErrorCode::InvalidScope),
             (&[("code_challenge", "")], ErrorCode::InvalidRequest),
@@ -270,12 +239,7 @@ mod tests {
 
     #[test]
     fn rfc7636_4_3_plain_method_refused_with_redirect() {
-        let e = validate(
-            &params(&[("code_challenge_method", "plain")]),
-            Some(&client()),
-            &scopes(),
-        )
-        .unwrap_err();
+        let e = validate(&params(&[("code_challenge_method", "plain")]), Some(&client()), &scopes()).unwrap_err();
         assert!(matches!(e, AuthorizeError::Redirect { .. }));
     }
 }

@@ -16,6 +16,37 @@ pub enum ClientType {
     Public,
 }
 
+/// The access token format a client receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenFormat {
+    /// RFC 9068 JWT, verifiable by resource servers on their own.
+    #[default]
+    Jwt,
+    /// A random reference, stored as a hash, checked by introspection (RFC 7662).
+    Opaque,
+}
+
+impl TokenFormat {
+    /// `jwt` or `opaque`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenFormat::Jwt => "jwt",
+            TokenFormat::Opaque => "opaque",
+        }
+    }
+}
+
+impl FromStr for TokenFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "jwt" => Ok(TokenFormat::Jwt),
+            "opaque" => Ok(TokenFormat::Opaque),
+            other => Err(format!("token format `{other}` is not jwt or opaque")),
+        }
+    }
+}
+
 /// The grant types Latchkey implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GrantType {
@@ -25,15 +56,14 @@ pub enum GrantType {
     RefreshToken,
     /// RFC 6749 §4.4.
     ClientCredentials,
+    /// RFC 8628 §3.4.
+    DeviceCode,
 }
 
 impl GrantType {
     /// Every grant type, in the order metadata lists them.
-    pub const ALL: [GrantType; 3] = [
-        GrantType::AuthorizationCode,
-        GrantType::RefreshToken,
-        GrantType::ClientCredentials,
-    ];
+    pub const ALL: [GrantType; 3] =
+        [GrantType::AuthorizationCode, GrantType::RefreshToken, GrantType::ClientCredentials];
 
     /// The `grant_type` parameter value.
     pub fn as_str(self) -> &'static str {
@@ -41,6 +71,7 @@ impl GrantType {
             GrantType::AuthorizationCode => "authorization_code",
             GrantType::RefreshToken => "refresh_token",
             GrantType::ClientCredentials => "client_credentials",
+            GrantType::DeviceCode => "urn:ietf:params:oauth:grant-type:device_code",
         }
     }
 }
@@ -57,9 +88,7 @@ impl FromStr for GrantType {
         GrantType::ALL
             .into_iter()
             .find(|g| g.as_str() == s)
-            .ok_or_else(|| {
-                OAuthError::unsupported_grant_type(format!("grant_type `{s}` is not supported"))
-            })
+            .ok_or_else(|| OAuthError::unsupported_grant_type(format!("grant_type `{s}` is not supported")))
     }
 }
 
@@ -82,16 +111,16 @@ pub struct Client {
     pub require_pkce: bool,
     /// Unix time of registration.
     pub created_at: i64,
+    /// The access token format it receives.
+    pub token_format: TokenFormat,
+    /// Other RFC 7591 metadata it registered (`client_uri`, `contacts`, …), as a JSON object.
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl Client {
     /// §2.1: a client with a secret is confidential.
     pub fn client_type(&self) -> ClientType {
-        if self.secret_hash.is_some() {
-            ClientType::Confidential
-        } else {
-            ClientType::Public
-        }
+        if self.secret_hash.is_some() { ClientType::Confidential } else { ClientType::Public }
     }
 
     /// Whether the client may use a grant (§4.1.2.1, §5.2 `unauthorized_client`).
@@ -114,11 +143,7 @@ impl Client {
 
     /// §3.3: resolves the requested scope. Absent → the client's default (its allowed
     /// scope); any token outside what the client may have → `invalid_scope`.
-    pub fn resolve_scope(
-        &self,
-        requested: Option<&str>,
-        server_scopes: &Scope,
-    ) -> Result<Scope, OAuthError> {
+    pub fn resolve_scope(&self, requested: Option<&str>, server_scopes: &Scope) -> Result<Scope, OAuthError> {
         let allowed = self.allowed_scope(server_scopes);
         let Some(text) = requested else {
             return Ok(allowed);
@@ -126,9 +151,7 @@ impl Client {
         let scope = Scope::parse(text)?;
         let extra = scope.difference(&allowed);
         if !extra.is_empty() {
-            return Err(OAuthError::invalid_scope(format!(
-                "scope not allowed for this client: {extra}"
-            )));
+            return Err(OAuthError::invalid_scope(format!("scope not allowed for this client: {extra}")));
         }
         Ok(scope)
     }
@@ -168,6 +191,8 @@ mod tests {
             scopes: Some(Scope::from_tokens(["a", "b"])),
             require_pkce: false,
             created_at: 0,
+            token_format: TokenFormat::Jwt,
+            metadata: None,
         }
     }
 
@@ -177,26 +202,15 @@ mod tests {
         let all = Scope::from_tokens(["a", "b", "c"]);
         assert_eq!(c.resolve_scope(None, &all).unwrap().to_string(), "a b");
         assert_eq!(c.resolve_scope(Some("a"), &all).unwrap().to_string(), "a");
-        assert_eq!(
-            c.resolve_scope(Some("a c"), &all).unwrap_err().code,
-            crate::ErrorCode::InvalidScope
-        );
+        assert_eq!(c.resolve_scope(Some("a c"), &all).unwrap_err().code, crate::ErrorCode::InvalidScope);
     }
 
     #[test]
     fn rfc6749_2_3_1_secret_checked_and_public_clients_send_none() {
         let c = client(Some("right"));
-        let ok = ClientCredentials::Post {
-            client_id: "c1".into(),
-            secret: ClientSecret::new("right"),
-        };
-        let bad = ClientCredentials::Post {
-            client_id: "c1".into(),
-            secret: ClientSecret::new("wrong"),
-        };
-        let none = ClientCredentials::None {
-            client_id: "c1".into(),
-        };
+        let ok = ClientCredentials::Post { client_id: "c1".into(), secret: ClientSecret::new("right") };
+        let bad = ClientCredentials::Post { client_id: "c1".into(), secret: ClientSecret::new("wrong") };
+        let none = ClientCredentials::None { client_id: "c1".into() };
         assert!(c.authenticate(&ok).is_ok());
         assert!(c.authenticate(&bad).is_err());
         assert!(c.authenticate(&none).is_err());

@@ -44,9 +44,7 @@ impl ClientCredentials {
     /// The secret presented, if any.
     pub fn secret(&self) -> Option<&ClientSecret> {
         match self {
-            ClientCredentials::Basic { secret, .. } | ClientCredentials::Post { secret, .. } => {
-                Some(secret)
-            }
+            ClientCredentials::Basic { secret, .. } | ClientCredentials::Post { secret, .. } => Some(secret),
             ClientCredentials::None { .. } => None,
         }
     }
@@ -54,44 +52,27 @@ impl ClientCredentials {
     /// Reads the credentials from the `Authorization` header value (if any) and the form.
     ///
     /// §2.3: "The client MUST NOT use more than one authentication method in each request."
-    pub fn from_request(
-        authorization: Option<&str>,
-        form: &Params,
-    ) -> Result<ClientCredentials, OAuthError> {
+    pub fn from_request(authorization: Option<&str>, form: &Params) -> Result<ClientCredentials, OAuthError> {
         let form_secret = form.get("client_secret");
         let form_id = form.get("client_id");
         if let Some(header) = authorization {
             let (client_id, secret) = parse_basic(header)?;
             if form_secret.is_some() {
-                return Err(OAuthError::invalid_request(
-                    "more than one client authentication method used",
-                ));
+                return Err(OAuthError::invalid_request("more than one client authentication method used"));
             }
             // A `client_id` in the body must agree with the one authenticated.
             if form_id.is_some_and(|id| id != client_id) {
-                return Err(OAuthError::invalid_request(
-                    "client_id does not match the authenticated client",
-                ));
+                return Err(OAuthError::invalid_request("client_id does not match the authenticated client"));
             }
-            return Ok(ClientCredentials::Basic {
-                client_id,
-                secret: ClientSecret::new(secret),
-            });
+            return Ok(ClientCredentials::Basic { client_id, secret: ClientSecret::new(secret) });
         }
         match (form_id, form_secret) {
-            (Some(id), Some(secret)) => Ok(ClientCredentials::Post {
-                client_id: id.to_owned(),
-                secret: ClientSecret::new(secret.to_owned()),
-            }),
-            (Some(id), None) => Ok(ClientCredentials::None {
-                client_id: id.to_owned(),
-            }),
-            (None, Some(_)) => Err(OAuthError::invalid_request(
-                "client_secret without client_id",
-            )),
-            (None, None) => Err(OAuthError::invalid_client(
-                "client authentication is required",
-            )),
+            (Some(id), Some(secret)) => {
+                Ok(ClientCredentials::Post { client_id: id.to_owned(), secret: ClientSecret::new(secret.to_owned()) })
+            }
+            (Some(id), None) => Ok(ClientCredentials::None { client_id: id.to_owned() }),
+            (None, Some(_)) => Err(OAuthError::invalid_request("client_secret without client_id")),
+            (None, None) => Err(OAuthError::invalid_client("client authentication is required")),
         }
     }
 }
@@ -102,9 +83,7 @@ pub fn parse_basic(header: &str) -> Result<(String, String), OAuthError> {
     let bad = || OAuthError::invalid_client("malformed Basic authorization header");
     let (scheme, rest) = header.trim().split_once(' ').ok_or_else(bad)?;
     if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(OAuthError::invalid_client(
-            "unsupported authorization scheme",
-        ));
+        return Err(OAuthError::invalid_client("unsupported authorization scheme"));
     }
     let decoded = STANDARD.decode(rest.trim()).map_err(|_| bad())?;
     let text = String::from_utf8(decoded).map_err(|_| bad())?;
@@ -120,10 +99,7 @@ pub fn parse_basic(header: &str) -> Result<(String, String), OAuthError> {
 /// Encodes a Basic header value per §2.3.1 (used by the client library and tests).
 pub fn basic_header(client_id: &str, secret: &str) -> String {
     let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    format!(
-        "Basic {}",
-        STANDARD.encode(format!("{}:{}", enc(client_id), enc(secret)))
-    )
+    format!("Basic {}", STANDARD.encode(format!("{}:{}", enc(client_id), enc(secret))))
 }
 
 fn form_decode(s: &str) -> Option<String> {
@@ -159,26 +135,13 @@ mod tests {
     #[test]
     fn rfc6749_2_3_1_basic_credentials_are_form_decoded() {
         let header = basic_header("my client", "s%e:c+r");
-        assert_eq!(
-            parse_basic(&header).unwrap(),
-            ("my client".to_owned(), "s%e:c+r".to_owned())
-        );
+        assert_eq!(parse_basic(&header).unwrap(), ("my client".to_owned(), "s%e:c+r".to_owned()));
     }
 
     #[test]
     fn rfc6749_2_3_1_malformed_basic_is_invalid_client() {
-        for h in [
-            "Basic",
-            "Basic !!!",
-            "Basic Zm9v",
-            "Bearer abc",
-            "Basic JXp6OnNlY3JldA==",
-        ] {
-            assert_eq!(
-                parse_basic(h).unwrap_err().code,
-                ErrorCode::InvalidClient,
-                "{h}"
-            );
+        for h in ["Basic", "Basic !!!", "Basic Zm9v", "Bearer abc", "Basic JXp6OnNlY3JldA=="] {
+            assert_eq!(parse_basic(h).unwrap_err().code, ErrorCode::InvalidClient, "{h}");
         }
     }
 

@@ -3,7 +3,8 @@
 use std::borrow::Cow;
 
 /// One variant per error code of RFC 6749 §4.1.2.1 (authorization endpoint) and §5.2
-/// (token endpoint).
+/// (token endpoint), RFC 8628 §3.5 (device grant), RFC 7591 §3.2.2 (registration) and
+/// RFC 7009 §2.2.1 (revocation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
     /// §4.1.2.1, §5.2: missing, invalid, repeated or malformed parameter.
@@ -26,6 +27,20 @@ pub enum ErrorCode {
     ServerError,
     /// §4.1.2.1: temporarily overloaded or under maintenance.
     TemporarilyUnavailable,
+    /// RFC 8628 §3.5: the user has not yet completed the verification.
+    AuthorizationPending,
+    /// RFC 8628 §3.5: polling too fast; the interval grows by 5 seconds.
+    SlowDown,
+    /// RFC 8628 §3.5: the device code expired.
+    ExpiredToken,
+    /// RFC 7591 §3.2.2: a redirect URI is invalid.
+    InvalidRedirectUri,
+    /// RFC 7591 §3.2.2: a metadata field is invalid or inconsistent.
+    InvalidClientMetadata,
+    /// RFC 7591 §3.2.2: the software statement is invalid.
+    InvalidSoftwareStatement,
+    /// RFC 7009 §2.2.1: the server cannot revoke this token type.
+    UnsupportedTokenType,
 }
 
 impl ErrorCode {
@@ -42,6 +57,13 @@ impl ErrorCode {
             ErrorCode::UnsupportedResponseType => "unsupported_response_type",
             ErrorCode::ServerError => "server_error",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
+            ErrorCode::AuthorizationPending => "authorization_pending",
+            ErrorCode::SlowDown => "slow_down",
+            ErrorCode::ExpiredToken => "expired_token",
+            ErrorCode::InvalidRedirectUri => "invalid_redirect_uri",
+            ErrorCode::InvalidClientMetadata => "invalid_client_metadata",
+            ErrorCode::InvalidSoftwareStatement => "invalid_software_statement",
+            ErrorCode::UnsupportedTokenType => "unsupported_token_type",
         }
     }
 
@@ -92,6 +114,13 @@ constructors! {
     unsupported_response_type => UnsupportedResponseType,
     server_error => ServerError,
     temporarily_unavailable => TemporarilyUnavailable,
+    authorization_pending => AuthorizationPending,
+    slow_down => SlowDown,
+    expired_token => ExpiredToken,
+    invalid_redirect_uri => InvalidRedirectUri,
+    invalid_client_metadata => InvalidClientMetadata,
+    invalid_software_statement => InvalidSoftwareStatement,
+    unsupported_token_type => UnsupportedTokenType,
 }
 
 /// The JSON body of an error response (RFC 6749 §5.2).
@@ -106,9 +135,6 @@ pub struct ErrorBody {
 
 impl From<&OAuthError> for ErrorBody {
     fn from(e: &OAuthError) -> Self {
-        ErrorBody {
-            error: e.code.as_str().to_owned(),
-            error_description: Some(e.description.to_string()),
-        }
+        ErrorBody { error: e.code.as_str().to_owned(), error_description: Some(e.description.to_string()) }
     }
 }

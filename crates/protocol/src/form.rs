@@ -28,9 +28,7 @@ impl Params {
             }
             if map.contains_key(name.as_ref()) {
                 // §3.1: "MUST NOT be included more than once".
-                return Err(OAuthError::invalid_request(format!(
-                    "parameter `{name}` is repeated"
-                )));
+                return Err(OAuthError::invalid_request(format!("parameter `{name}` is repeated")));
             }
             map.insert(name.into_owned(), value.into_owned());
         }
@@ -47,26 +45,17 @@ impl Params {
 
     /// The value of a required parameter, or `invalid_request` naming it.
     pub fn require(&self, name: &str) -> Result<&str, OAuthError> {
-        self.get(name)
-            .ok_or_else(|| OAuthError::invalid_request(format!("missing parameter `{name}`")))
+        self.get(name).ok_or_else(|| OAuthError::invalid_request(format!("missing parameter `{name}`")))
     }
 
     /// Serializes the parameters back to a query string (stable order).
     pub fn to_query(&self) -> String {
-        form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(self.0.iter())
-            .finish()
+        form_urlencoded::Serializer::new(String::new()).extend_pairs(self.0.iter()).finish()
     }
 
     /// Builds parameters from pairs (for tests and clients).
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Params {
-        Params(
-            pairs
-                .into_iter()
-                .filter(|(_, v)| !v.is_empty())
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect(),
-        )
+        Params(pairs.into_iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
     }
 }
 

@@ -27,6 +27,10 @@ pub struct AccessTokenClaims {
     pub iat: i64,
     /// Unique identifier of this token.
     pub jti: String,
+    /// Latchkey's grant identifier: the refresh-token family the token was issued from, so
+    /// that revoking the family (RFC 7009 §2.1) revokes the token at introspection too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gid: Option<String>,
 }
 
 impl AccessTokenClaims {

@@ -10,8 +10,7 @@ use crate::OAuthError;
 /// §4.1: `unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~"`, 43 to 128 characters.
 fn is_verifier_text(s: &str) -> bool {
     (43..=128).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
 /// A validated S256 code challenge (§4.2): BASE64URL(SHA256(verifier)), 43 characters.
@@ -27,24 +26,16 @@ impl CodeChallenge {
         match method {
             Some("S256") => {}
             Some("plain") | None => {
-                return Err(OAuthError::invalid_request(
-                    "code_challenge_method must be S256; plain is not supported",
-                ));
+                return Err(OAuthError::invalid_request("code_challenge_method must be S256; plain is not supported"));
             }
             Some(_) => {
-                return Err(OAuthError::invalid_request(
-                    "unsupported code_challenge_method",
-                ));
+                return Err(OAuthError::invalid_request("unsupported code_challenge_method"));
             }
         }
-        let ok = challenge.len() == 43
-            && challenge
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let ok =
+            challenge.len() == 43 && challenge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if !ok {
-            return Err(OAuthError::invalid_request(
-                "code_challenge is not a base64url SHA-256 digest",
-            ));
+            return Err(OAuthError::invalid_request("code_challenge is not a base64url SHA-256 digest"));
         }
         Ok(CodeChallenge(challenge.to_owned()))
     }
@@ -73,22 +64,16 @@ pub fn verify(challenge: Option<&CodeChallenge>, verifier: Option<&str>) -> Resu
     match (challenge, verifier) {
         (None, None) => Ok(()),
         (Some(_), None) => Err(OAuthError::invalid_grant("code_verifier is required")),
-        (None, Some(_)) => Err(OAuthError::invalid_grant(
-            "code_verifier sent but no code_challenge was used",
-        )),
+        (None, Some(_)) => Err(OAuthError::invalid_grant("code_verifier sent but no code_challenge was used")),
         (Some(c), Some(v)) => {
             if !is_verifier_text(v) {
-                return Err(OAuthError::invalid_grant(
-                    "code_verifier is malformed (RFC 7636 §4.1)",
-                ));
+                return Err(OAuthError::invalid_grant("code_verifier is malformed (RFC 7636 §4.1)"));
             }
             let computed = CodeChallenge::s256(v);
             if computed.0.as_bytes().ct_eq(c.0.as_bytes()).into() {
                 Ok(())
             } else {
-                Err(OAuthError::invalid_grant(
-                    "code_verifier does not match the code_challenge",
-                ))
+                Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge"))
             }
         }
     }
@@ -103,12 +88,8 @@ mod tests {
 
     #[test]
     fn rfc7636_appendix_b_example() {
-        assert_eq!(
-            CodeChallenge::s256(VERIFIER).as_str(),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-        );
-        let c = CodeChallenge::parse("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", Some("S256"))
-            .unwrap();
+        assert_eq!(CodeChallenge::s256(VERIFIER).as_str(), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+        let c = CodeChallenge::parse("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", Some("S256")).unwrap();
         assert!(verify(Some(&c), Some(VERIFIER)).is_ok());
     }
 

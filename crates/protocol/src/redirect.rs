@@ -9,25 +9,18 @@ use crate::OAuthError;
 /// (RFC 8252 §7.3, RFC 9700 §2.6); private-use schemes are allowed for native apps
 /// (RFC 8252 §7.1).
 pub fn validate_registered(uri: &str) -> Result<(), OAuthError> {
-    let parsed = Url::parse(uri).map_err(|_| {
-        OAuthError::invalid_request(format!("redirect URI `{uri}` is not an absolute URI"))
-    })?;
+    let parsed = Url::parse(uri)
+        .map_err(|_| OAuthError::invalid_request(format!("redirect URI `{uri}` is not an absolute URI")))?;
     if parsed.fragment().is_some() || uri.contains('#') {
-        return Err(OAuthError::invalid_request(
-            "a redirect URI must not contain a fragment (RFC 6749 §3.1.2)",
-        ));
+        return Err(OAuthError::invalid_request("a redirect URI must not contain a fragment (RFC 6749 §3.1.2)"));
     }
     match parsed.scheme() {
         "https" => Ok(()),
         "http" if is_loopback_host(&parsed) || parsed.host_str() == Some("localhost") => Ok(()),
-        "http" => Err(OAuthError::invalid_request(
-            "plain http redirect URIs are allowed only on loopback hosts",
-        )),
+        "http" => Err(OAuthError::invalid_request("plain http redirect URIs are allowed only on loopback hosts")),
         // RFC 8252 §7.1: private-use URI schemes in reverse domain order (`com.example.app:/cb`).
         scheme if scheme.contains('.') => Ok(()),
-        scheme => Err(OAuthError::invalid_request(format!(
-            "redirect URI scheme `{scheme}` is not allowed"
-        ))),
+        scheme => Err(OAuthError::invalid_request(format!("redirect URI scheme `{scheme}` is not allowed"))),
     }
 }
 
@@ -45,10 +38,7 @@ pub fn matches(registered: &str, requested: &str) -> bool {
     if registered == requested {
         return true;
     }
-    match (
-        loopback_without_port(registered),
-        loopback_without_port(requested),
-    ) {
+    match (loopback_without_port(registered), loopback_without_port(requested)) {
         (Some(a), Some(b)) => a == b,
         _ => false,
     }
@@ -107,23 +97,11 @@ mod tests {
     #[test]
     fn rfc9700_4_1_3_exact_string_match() {
         assert!(matches("https://app.example/cb", "https://app.example/cb"));
-        assert!(!matches(
-            "https://app.example/cb",
-            "https://app.example/cb/"
-        ));
+        assert!(!matches("https://app.example/cb", "https://app.example/cb/"));
         assert!(!matches("https://app.example/cb", "https://APP.example/cb"));
-        assert!(!matches(
-            "https://app.example/cb",
-            "https://app.example/cb?x=1"
-        ));
-        assert!(!matches(
-            "https://app.example/cb",
-            "https://app.example:443/cb"
-        ));
-        assert!(!matches(
-            "https://app.example/cb",
-            "https://app.example/%63b"
-        ));
+        assert!(!matches("https://app.example/cb", "https://app.example/cb?x=1"));
+        assert!(!matches("https://app.example/cb", "https://app.example:443/cb"));
+        assert!(!matches("https://app.example/cb", "https://app.example/%63b"));
     }
 
     #[test]
@@ -131,23 +109,11 @@ mod tests {
         assert!(matches("http://127.0.0.1/cb", "http://127.0.0.1:51234/cb"));
         assert!(matches("http://127.0.0.1:8000/cb", "http://127.0.0.1:9/cb"));
         assert!(matches("http://[::1]/cb", "http://[::1]:4000/cb"));
-        assert!(!matches(
-            "http://127.0.0.1/cb",
-            "http://127.0.0.1:51234/other"
-        ));
-        assert!(!matches(
-            "http://127.0.0.1/cb",
-            "http://127.0.0.1.evil.example/cb"
-        ));
-        assert!(!matches(
-            "http://127.0.0.1/cb",
-            "http://127.0.0.1:80@evil.example/cb"
-        ));
+        assert!(!matches("http://127.0.0.1/cb", "http://127.0.0.1:51234/other"));
+        assert!(!matches("http://127.0.0.1/cb", "http://127.0.0.1.evil.example/cb"));
+        assert!(!matches("http://127.0.0.1/cb", "http://127.0.0.1:80@evil.example/cb"));
         assert!(!matches("http://localhost/cb", "http://localhost:3000/cb"));
-        assert!(!matches(
-            "https://127.0.0.1/cb",
-            "https://127.0.0.1:3000/cb"
-        ));
+        assert!(!matches("https://127.0.0.1/cb", "https://127.0.0.1:3000/cb"));
     }
 
     #[test]
@@ -163,14 +129,8 @@ mod tests {
 
     #[test]
     fn rfc6749_3_1_2_query_component_is_retained() {
-        assert_eq!(
-            with_params("https://a.example/cb?x=1", &[("code", "c d")]),
-            "https://a.example/cb?x=1&code=c+d"
-        );
-        assert_eq!(
-            with_params("https://a.example/cb", &[("state", "s")]),
-            "https://a.example/cb?state=s"
-        );
+        assert_eq!(with_params("https://a.example/cb?x=1", &[("code", "c d")]), "https://a.example/cb?x=1&code=c+d");
+        assert_eq!(with_params("https://a.example/cb", &[("state", "s")]), "https://a.example/cb?state=s");
     }
 
     proptest! {

@@ -25,9 +25,7 @@ impl Scope {
                 continue;
             }
             if !token.chars().all(is_scope_char) {
-                return Err(OAuthError::invalid_scope(
-                    "scope contains a character outside RFC 6749 §3.3",
-                ));
+                return Err(OAuthError::invalid_scope("scope contains a character outside RFC 6749 §3.3"));
             }
             set.insert(token.to_owned());
         }

@@ -86,6 +86,10 @@ secret_type! {
     SessionToken,
     /// A user's password.
     Password,
+    /// RFC 8628 §3.2 device verification code.
+    DeviceCode,
+    /// RFC 7591 initial access token or RFC 7592 registration access token.
+    RegistrationToken,
 }
 
 #[cfg(test)]

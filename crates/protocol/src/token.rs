@@ -33,6 +33,11 @@ pub enum TokenRequest {
         /// The requested scope.
         scope: Option<String>,
     },
+    /// RFC 8628 §3.4.
+    DeviceCode {
+        /// The device code from the device authorization response.
+        device_code: crate::secret::DeviceCode,
+    },
 }
 
 impl TokenRequest {
@@ -49,9 +54,12 @@ impl TokenRequest {
                 refresh_token: RefreshToken::new(params.require("refresh_token")?),
                 scope: params.get("scope").map(str::to_owned),
             },
-            GrantType::ClientCredentials => TokenRequest::ClientCredentials {
-                scope: params.get("scope").map(str::to_owned),
-            },
+            GrantType::ClientCredentials => {
+                TokenRequest::ClientCredentials { scope: params.get("scope").map(str::to_owned) }
+            }
+            GrantType::DeviceCode => {
+                TokenRequest::DeviceCode { device_code: crate::secret::DeviceCode::new(params.require("device_code")?) }
+            }
         })
     }
 
@@ -61,6 +69,7 @@ impl TokenRequest {
             TokenRequest::AuthorizationCode { .. } => GrantType::AuthorizationCode,
             TokenRequest::RefreshToken { .. } => GrantType::RefreshToken,
             TokenRequest::ClientCredentials { .. } => GrantType::ClientCredentials,
+            TokenRequest::DeviceCode { .. } => GrantType::DeviceCode,
         }
     }
 }
@@ -112,9 +121,7 @@ pub fn redeem_code(
     // "ensure that the authorization code was issued to the authenticated confidential
     // client, or if the client is public, ensure that the code was issued to client_id"
     if grant.client_id != client_id {
-        return Err(OAuthError::invalid_grant(
-            "the code was issued to another client",
-        ));
+        return Err(OAuthError::invalid_grant("the code was issued to another client"));
     }
     // §4.3.1 "verify that the authorization code is valid": not expired (§4.1.2: short-lived).
     if now >= grant.expires_at {
@@ -125,14 +132,10 @@ pub fn redeem_code(
     // values are identical."
     match (grant.redirect_uri_given, redirect_uri) {
         (true, None) => {
-            return Err(OAuthError::invalid_grant(
-                "redirect_uri is required: the authorization request had one",
-            ));
+            return Err(OAuthError::invalid_grant("redirect_uri is required: the authorization request had one"));
         }
         (_, Some(given)) if given != grant.redirect_uri => {
-            return Err(OAuthError::invalid_grant(
-                "redirect_uri does not match the authorization request",
-            ));
+            return Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request"));
         }
         _ => {}
     }
@@ -163,9 +166,7 @@ pub fn refresh(
 ) -> Result<Scope, OAuthError> {
     // "validate the refresh token ... bound to the client" (§6, §10.4).
     if grant.client_id != client_id {
-        return Err(OAuthError::invalid_grant(
-            "the refresh token was issued to another client",
-        ));
+        return Err(OAuthError::invalid_grant("the refresh token was issued to another client"));
     }
     if now >= grant.expires_at {
         return Err(OAuthError::invalid_grant("the refresh token has expired"));
@@ -175,9 +176,7 @@ pub fn refresh(
     };
     let scope = Scope::parse(text)?;
     if !scope.is_subset(&grant.scope) {
-        return Err(OAuthError::invalid_scope(
-            "a refresh may narrow the scope, never widen it",
-        ));
+        return Err(OAuthError::invalid_scope("a refresh may narrow the scope, never widen it"));
     }
     Ok(scope)
 }
@@ -206,23 +205,9 @@ mod tests {
         let g = grant();
         let uri = Some("https://app.example/cb");
         assert!(redeem_code(&g, "c1", uri, Some(VERIFIER), 50).is_ok());
-        assert_eq!(
-            redeem_code(&g, "c2", uri, Some(VERIFIER), 50)
-                .unwrap_err()
-                .code,
-            ErrorCode::InvalidGrant
-        );
+        assert_eq!(redeem_code(&g, "c2", uri, Some(VERIFIER), 50).unwrap_err().code, ErrorCode::InvalidGrant);
         assert!(redeem_code(&g, "c1", None, Some(VERIFIER), 50).is_err());
-        assert!(
-            redeem_code(
-                &g,
-                "c1",
-                Some("https://app.example/other"),
-                Some(VERIFIER),
-                50
-            )
-            .is_err()
-        );
+        assert!(redeem_code(&g, "c1", Some("https://app.example/other"), Some(VERIFIER), 50).is_err());
         assert!(redeem_code(&g, "c1", uri, None, 50).is_err());
         assert!(redeem_code(&g, "c1", uri, Some(VERIFIER), 100).is_err());
     }
@@ -237,26 +222,16 @@ mod tests {
         };
         assert_eq!(refresh(&g, "c1", None, 0).unwrap().to_string(), "a b");
         assert_eq!(refresh(&g, "c1", Some("a"), 0).unwrap().to_string(), "a");
-        assert_eq!(
-            refresh(&g, "c1", Some("a c"), 0).unwrap_err().code,
-            ErrorCode::InvalidScope
-        );
-        assert_eq!(
-            refresh(&g, "c2", None, 0).unwrap_err().code,
-            ErrorCode::InvalidGrant
-        );
-        assert_eq!(
-            refresh(&g, "c1", None, 10).unwrap_err().code,
-            ErrorCode::InvalidGrant
-        );
+        assert_eq!(refresh(&g, "c1", Some("a c"), 0).unwrap_err().code, ErrorCode::InvalidScope);
+        assert_eq!(refresh(&g, "c2", None, 0).unwrap_err().code, ErrorCode::InvalidGrant);
+        assert_eq!(refresh(&g, "c1", None, 10).unwrap_err().code, ErrorCode::InvalidGrant);
     }
 
     #[test]
     fn rfc6749_5_2_unknown_grant_type() {
         let e = TokenRequest::parse(&Params::from_pairs([("grant_type", "password")])).unwrap_err();
         assert_eq!(e.code, ErrorCode::UnsupportedGrantType);
-        let e = TokenRequest::parse(&Params::from_pairs([("grant_type", "authorization_code")]))
-            .unwrap_err();
+        let e = TokenRequest::parse(&Params::from_pairs([("grant_type", "authorization_code")])).unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidRequest);
     }
 }

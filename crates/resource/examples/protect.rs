@@ -12,21 +12,14 @@ use serde_json::{Value, json};
 /// Needs a valid access token with scope `profile`.
 async fn profile(token: Bearer) -> Result<Json<Value>, BearerError> {
     token.require_scope("profile")?;
-    Ok(Json(
-        json!({ "sub": token.claims.sub, "scope": token.claims.scope }),
-    ))
+    Ok(Json(json!({ "sub": token.claims.sub, "scope": token.claims.scope })))
 }
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     // Tokens from this issuer, meant for this audience (by default Latchkey's `aud` is its issuer).
-    let auth = BearerAuth::new(BearerConfig::new(
-        "http://localhost:8080",
-        "http://localhost:8080",
-    ));
-    let app = Router::new()
-        .route("/api/profile", get(profile))
-        .with_state(auth);
+    let auth = BearerAuth::new(BearerConfig::new("http://localhost:8080", "http://localhost:8080"));
+    let app = Router::new().route("/api/profile", get(profile)).with_state(auth);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
     axum::serve(listener, app).await
 }

@@ -48,30 +48,19 @@ pub enum BearerError {
 impl BearerError {
     /// An `invalid_token` error.
     pub fn invalid_token(realm: &str, description: &str) -> Self {
-        BearerError::InvalidToken {
-            realm: realm.into(),
-            description: description.into(),
-        }
+        BearerError::InvalidToken { realm: realm.into(), description: description.into() }
     }
     /// An `invalid_request` error.
     pub fn invalid_request(realm: &str, description: &str) -> Self {
-        BearerError::InvalidRequest {
-            realm: realm.into(),
-            description: description.into(),
-        }
+        BearerError::InvalidRequest { realm: realm.into(), description: description.into() }
     }
     /// An `insufficient_scope` error.
     pub fn insufficient_scope(realm: &str, scope: &str) -> Self {
-        BearerError::InsufficientScope {
-            realm: realm.into(),
-            scope: scope.into(),
-        }
+        BearerError::InsufficientScope { realm: realm.into(), scope: scope.into() }
     }
     /// An outage of the key source.
     pub fn unavailable(realm: &str) -> Self {
-        BearerError::Unavailable {
-            realm: realm.into(),
-        }
+        BearerError::Unavailable { realm: realm.into() }
     }
 
     /// The `error` code, if the response carries one.
@@ -87,17 +76,12 @@ impl BearerError {
     /// The `WWW-Authenticate` value (RFC 6750 §3).
     pub fn challenge(&self) -> String {
         // Quoted-string values: our descriptions never contain `"` or `\`, but strip them anyway.
-        let q = |s: &str| {
-            s.chars()
-                .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
-                .collect::<String>()
-        };
+        let q = |s: &str| s.chars().filter(|c| *c != '"' && *c != '\\' && !c.is_control()).collect::<String>();
         match self {
             BearerError::Missing { realm } | BearerError::Unavailable { realm } => {
                 format!(r#"Bearer realm="{}""#, q(realm))
             }
-            BearerError::InvalidRequest { realm, description }
-            | BearerError::InvalidToken { realm, description } => {
+            BearerError::InvalidRequest { realm, description } | BearerError::InvalidToken { realm, description } => {
                 format!(
                     r#"Bearer realm="{}", error="{}", error_description="{}""#,
                     q(realm),
@@ -117,9 +101,7 @@ impl BearerError {
     /// The HTTP status (§3.1).
     pub fn status(&self) -> StatusCode {
         match self {
-            BearerError::Missing { .. } | BearerError::InvalidToken { .. } => {
-                StatusCode::UNAUTHORIZED
-            }
+            BearerError::Missing { .. } | BearerError::InvalidToken { .. } => StatusCode::UNAUTHORIZED,
             BearerError::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
             BearerError::InsufficientScope { .. } => StatusCode::FORBIDDEN,
             BearerError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -139,8 +121,7 @@ impl IntoResponse for BearerError {
         if let Ok(v) = HeaderValue::from_str(&self.challenge()) {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }
-        res.headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         res
     }
 }

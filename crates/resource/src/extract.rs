@@ -30,9 +30,7 @@ impl Bearer {
 fn is_b64token(s: &str) -> bool {
     let body = s.trim_end_matches('=');
     !body.is_empty()
-        && body.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-        })
+        && body.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
 }
 
 /// Reads the bearer token from the headers. `Ok(None)` when the request carries no
@@ -43,14 +41,9 @@ pub fn bearer_token<'a>(parts: &'a Parts, realm: &str) -> Result<Option<&'a str>
         return Ok(None);
     };
     if values.next().is_some() {
-        return Err(BearerError::invalid_request(
-            realm,
-            "more than one Authorization header",
-        ));
+        return Err(BearerError::invalid_request(realm, "more than one Authorization header"));
     }
-    let text = value
-        .to_str()
-        .map_err(|_| BearerError::invalid_request(realm, "malformed Authorization header"))?;
+    let text = value.to_str().map_err(|_| BearerError::invalid_request(realm, "malformed Authorization header"))?;
     let (scheme, rest) = text.split_once(' ').unwrap_or((text, ""));
     if !scheme.eq_ignore_ascii_case("bearer") {
         // Another scheme is no bearer credential: a bare challenge.
@@ -58,10 +51,7 @@ pub fn bearer_token<'a>(parts: &'a Parts, realm: &str) -> Result<Option<&'a str>
     }
     let token = rest.trim_start_matches(' ');
     if !is_b64token(token) {
-        return Err(BearerError::invalid_request(
-            realm,
-            "malformed bearer token",
-        ));
+        return Err(BearerError::invalid_request(realm, "malformed bearer token"));
     }
     Ok(Some(token))
 }

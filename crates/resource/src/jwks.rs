@@ -47,12 +47,12 @@ impl KeyCache {
             http,
             issuer: config.issuer.clone(),
             refetch_interval: config.refetch_interval,
-            state: Mutex::new(State {
-                keys: HashMap::new(),
-                fetched_at: None,
-                jwks_uri: config.jwks_uri.clone(),
-            }),
+            state: Mutex::new(State { keys: HashMap::new(), fetched_at: None, jwks_uri: config.jwks_uri.clone() }),
         }
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
     }
 
     pub async fn key(&self, kid: &str) -> Result<Key, KeyError> {
@@ -60,9 +60,7 @@ impl KeyCache {
         if let Some(k) = state.keys.get(kid) {
             return Ok(k.clone());
         }
-        let may_fetch = state
-            .fetched_at
-            .is_none_or(|t| t.elapsed() >= self.refetch_interval);
+        let may_fetch = state.fetched_at.is_none_or(|t| t.elapsed() >= self.refetch_interval);
         if !may_fetch {
             return Err(KeyError::Unknown);
         }
@@ -76,10 +74,7 @@ impl KeyCache {
         let uri = match &state.jwks_uri {
             Some(u) => u.clone(),
             None => {
-                let url = format!(
-                    "{}/.well-known/oauth-authorization-server",
-                    self.issuer.trim_end_matches('/')
-                );
+                let url = format!("{}/.well-known/oauth-authorization-server", self.issuer.trim_end_matches('/'));
                 let meta: serde_json::Value = self.get_json(&url).await?;
                 let uri = meta["jwks_uri"]
                     .as_str()
@@ -105,21 +100,11 @@ impl KeyCache {
     }
 
     async fn get_json(&self, url: &str) -> Result<serde_json::Value, KeyError> {
-        let res = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| KeyError::Unavailable(e.to_string()))?;
+        let res = self.http.get(url).send().await.map_err(|e| KeyError::Unavailable(e.to_string()))?;
         if !res.status().is_success() {
-            return Err(KeyError::Unavailable(format!(
-                "{url} answered {}",
-                res.status()
-            )));
+            return Err(KeyError::Unavailable(format!("{url} answered {}", res.status())));
         }
-        res.json()
-            .await
-            .map_err(|e| KeyError::Unavailable(e.to_string()))
+        res.json().await.map_err(|e| KeyError::Unavailable(e.to_string()))
     }
 }
 

@@ -20,6 +20,7 @@
 
 mod error;
 mod extract;
+mod introspection;
 mod jwks;
 
 use std::sync::Arc;
@@ -30,6 +31,7 @@ use latchkey_protocol::jwt::{ACCESS_TOKEN_TYP, AccessTokenClaims};
 
 pub use error::BearerError;
 pub use extract::Bearer;
+pub use introspection::IntrospectionConfig;
 
 /// How a resource server validates tokens.
 #[derive(Debug, Clone)]
@@ -46,6 +48,9 @@ pub struct BearerConfig {
     pub leeway: Duration,
     /// Least time between two JWKS fetches caused by an unknown `kid`.
     pub refetch_interval: Duration,
+    /// Ask the authorization server (RFC 7662) instead of verifying JWTs locally: for
+    /// opaque tokens, and for JWTs whose revocation must take effect at once.
+    pub introspection: Option<IntrospectionConfig>,
 }
 
 impl BearerConfig {
@@ -59,6 +64,7 @@ impl BearerConfig {
             realm: "api".into(),
             leeway: Duration::from_secs(30),
             refetch_interval: Duration::from_secs(10),
+            introspection: None,
         }
     }
 }
@@ -72,13 +78,12 @@ pub struct BearerAuth {
 struct Inner {
     config: BearerConfig,
     keys: jwks::KeyCache,
+    introspector: Option<introspection::Introspector>,
 }
 
 impl std::fmt::Debug for BearerAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BearerAuth")
-            .field("issuer", &self.inner.config.issuer)
-            .finish_non_exhaustive()
+        f.debug_struct("BearerAuth").field("issuer", &self.inner.config.issuer).finish_non_exhaustive()
     }
 }
 
@@ -87,9 +92,11 @@ impl BearerAuth {
     pub fn new(config: BearerConfig) -> BearerAuth {
         let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
         let keys = jwks::KeyCache::new(&config);
-        BearerAuth {
-            inner: Arc::new(Inner { config, keys }),
-        }
+        let introspector = config
+            .introspection
+            .clone()
+            .map(|c| introspection::Introspector::new(c, &config.issuer, keys.http().clone()));
+        BearerAuth { inner: Arc::new(Inner { config, keys, introspector }) }
     }
 
     /// The realm used in challenges.
@@ -101,20 +108,37 @@ impl BearerAuth {
     /// issuer, `iss`, `aud`, `exp`/`nbf` with leeway. Returns its claims.
     pub async fn validate(&self, token: &str) -> Result<AccessTokenClaims, BearerError> {
         let realm = self.realm();
+        if let Some(introspector) = &self.inner.introspector {
+            return match introspector.check(token).await {
+                introspection::Answer::Active(claims) => {
+                    let aud = &self.inner.config.audience;
+                    if !claims.aud.is_empty() && &claims.aud != aud {
+                        return Err(BearerError::invalid_token(
+                            realm,
+                            "the token is not meant for this resource server",
+                        ));
+                    }
+                    Ok(claims)
+                }
+                introspection::Answer::Inactive => Err(BearerError::invalid_token(realm, "the token is not active")),
+                introspection::Answer::Unavailable(cause) => {
+                    tracing::warn!(%cause, "introspection unavailable");
+                    Err(BearerError::unavailable(realm))
+                }
+            };
+        }
         let invalid = |d: &str| BearerError::invalid_token(realm, d);
         let header = decode_header(token).map_err(|_| invalid("the token is not a JWT"))?;
         // RFC 9068 §4: "Resource servers MUST verify that the typ header value is at+jwt or
         // application/at+jwt and reject tokens carrying any other value."
-        let typ_ok = header.typ.as_deref().is_some_and(|t| {
-            t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case("application/at+jwt")
-        });
+        let typ_ok = header
+            .typ
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case("application/at+jwt"));
         if !typ_ok {
             return Err(invalid("the token is not a JWT access token (typ)"));
         }
-        let kid = header
-            .kid
-            .as_deref()
-            .ok_or_else(|| invalid("the token names no key (kid)"))?;
+        let kid = header.kid.as_deref().ok_or_else(|| invalid("the token names no key (kid)"))?;
         let key = self.inner.keys.key(kid).await.map_err(|e| match e {
             jwks::KeyError::Unknown => invalid("the token was signed by an unknown key"),
             jwks::KeyError::Unavailable(cause) => {

@@ -21,19 +21,11 @@ impl CookiePolicy {
     }
 
     fn session_name(&self) -> &'static str {
-        if self.secure {
-            "__Host-latchkey_session"
-        } else {
-            "latchkey_session"
-        }
+        if self.secure { "__Host-latchkey_session" } else { "latchkey_session" }
     }
 
     fn csrf_name(&self) -> &'static str {
-        if self.secure {
-            "__Host-latchkey_csrf"
-        } else {
-            "latchkey_csrf"
-        }
+        if self.secure { "__Host-latchkey_csrf" } else { "latchkey_csrf" }
     }
 
     /// A browser-session cookie; the server-side session row carries the real expiry.
@@ -48,8 +40,7 @@ impl CookiePolicy {
 
     /// The session token the browser sent, if any.
     pub fn session(&self, jar: &CookieJar) -> Option<SessionToken> {
-        jar.get(self.session_name())
-            .map(|c| SessionToken::new(c.value()))
+        jar.get(self.session_name()).map(|c| SessionToken::new(c.value()))
     }
 
     /// Sets the session cookie.

@@ -42,8 +42,7 @@ pub fn to_oauth(e: FlowError) -> OAuthError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.0.code.token_endpoint_status())
-            .unwrap_or(StatusCode::BAD_REQUEST);
+        let status = StatusCode::from_u16(self.0.code.token_endpoint_status()).unwrap_or(StatusCode::BAD_REQUEST);
         let mut res = (status, Json(ErrorBody::from(&self.0))).into_response();
         let h = res.headers_mut();
         // §5.1/§5.2: no caching of token responses, errors included.
@@ -51,10 +50,7 @@ impl IntoResponse for ApiError {
         h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
         if self.0.code == ErrorCode::InvalidClient {
             // §5.2: a 401 "MUST include the WWW-Authenticate response header field".
-            h.insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(r#"Basic realm="latchkey", charset="UTF-8""#),
-            );
+            h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(r#"Basic realm="latchkey", charset="UTF-8""#));
         }
         res
     }

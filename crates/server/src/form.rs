@@ -11,19 +11,13 @@ pub const MAX_BODY: usize = 16 * 1024;
 
 /// Reads a form body. §3.2: the token endpoint takes `application/x-www-form-urlencoded`.
 pub async fn read_form(headers: &HeaderMap, body: Body) -> Result<Params, OAuthError> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let essence = content_type.split(';').next().unwrap_or("").trim();
     if !essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
-        return Err(OAuthError::invalid_request(
-            "the body must be application/x-www-form-urlencoded",
-        ));
+        return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded"));
     }
-    let bytes = axum::body::to_bytes(body, MAX_BODY)
-        .await
-        .map_err(|_| OAuthError::invalid_request("the body is too large"))?;
+    let bytes =
+        axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| OAuthError::invalid_request("the body is too large"))?;
     Params::parse(&bytes)
 }
 

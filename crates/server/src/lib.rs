@@ -37,41 +37,28 @@ impl AppState {
     /// when the issuer is an https URL.
     pub fn new(auth: AuthServer) -> Result<AppState, minijinja::Error> {
         let secure = auth.settings().issuer.starts_with("https://");
-        Ok(AppState {
-            auth,
-            pages: Arc::new(Pages::new()?),
-            cookies: cookies::CookiePolicy::new(secure),
-        })
+        Ok(AppState { auth, pages: Arc::new(Pages::new()?), cookies: cookies::CookiePolicy::new(secure) })
     }
 }
 
 /// The router of the authorization server.
 pub fn router(state: AppState) -> Router {
-    routes::routes()
+    let registration = state.auth.settings().registration != latchkey_flows::RegistrationPolicy::Off;
+    routes::routes(registration)
         .with_state(state)
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_secs(30),
-        ))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
         .layer(CatchPanicLayer::custom(|_| {
             // A panic is a bug; the client gets the RFC's server_error, never a torn connection.
             let mut res = axum::response::IntoResponse::into_response((
                 StatusCode::INTERNAL_SERVER_ERROR,
-                [(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                )],
+                [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
                 r#"{"error":"server_error"}"#,
             ));
-            res.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             res
         }))
         .layer(TraceLayer::new_for_http())
-        .layer(SetSensitiveRequestHeadersLayer::new([
-            header::AUTHORIZATION,
-            header::COOKIE,
-        ]))
+        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]))
 }
 
 /// Serves the router on a bound listener until `shutdown` resolves.
@@ -80,7 +67,5 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
 }

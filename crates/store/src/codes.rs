@@ -30,12 +30,7 @@ struct CodeRow {
 
 impl Store {
     /// Stores a new code.
-    pub async fn insert_code(
-        &self,
-        hash: &SecretHash,
-        g: &CodeGrant,
-        now: UnixTime,
-    ) -> Result<(), StoreError> {
+    pub async fn insert_code(&self, hash: &SecretHash, g: &CodeGrant, now: UnixTime) -> Result<(), StoreError> {
         let challenge = g.code_challenge.as_ref().map(|c| c.as_str().to_owned());
         on_pool!(self, pool => sqlx::query(
             "INSERT INTO authorization_codes (code_hash, client_id, user_id, redirect_uri, redirect_uri_given, scope, code_challenge, created_at, expires_at)

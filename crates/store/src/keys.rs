@@ -1,5 +1,7 @@
 //! Signing keys, kept in the store so every instance signs and publishes the same set.
 
+use latchkey_protocol::UnixTime;
+
 use crate::{Store, StoreError, on_pool};
 
 /// A stored signing key.
@@ -7,37 +9,57 @@ use crate::{Store, StoreError, on_pool};
 pub struct SigningKeyRow {
     /// Key id (`kid`).
     pub kid: String,
-    /// JOSE algorithm name (`ES256`).
+    /// JOSE algorithm name: `ES256`, `EdDSA` or `RS256`.
     pub alg: String,
-    /// PKCS#8 DER of the private key.
+    /// PKCS#8 DER of the private key, encrypted when `encrypted` is true.
     pub private_der: Vec<u8>,
     /// When it was made.
     pub created_at: i64,
     /// When it stopped signing, if it did.
     pub retired_at: Option<i64>,
+    /// When it may start signing (published in the JWKS before that).
+    pub activates_at: i64,
+    /// Whether `private_der` is encrypted with the key-encryption secret.
+    pub encrypted: bool,
 }
 
 impl std::fmt::Debug for SigningKeyRow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKeyRow")
-            .field("kid", &self.kid)
-            .field("alg", &self.alg)
-            .finish_non_exhaustive()
+        f.debug_struct("SigningKeyRow").field("kid", &self.kid).field("alg", &self.alg).finish_non_exhaustive()
     }
 }
 
 impl Store {
     /// Stores a new key.
     pub async fn insert_signing_key(&self, k: &SigningKeyRow) -> Result<(), StoreError> {
-        on_pool!(self, pool => sqlx::query("INSERT INTO signing_keys (kid, alg, private_der, created_at, retired_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(&k.kid).bind(&k.alg).bind(&k.private_der).bind(k.created_at).bind(k.retired_at).execute(pool).await.map(|r| r.rows_affected()))?;
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO signing_keys (kid, alg, private_der, created_at, retired_at, activates_at, encrypted) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .bind(&k.kid).bind(&k.alg).bind(&k.private_der).bind(k.created_at).bind(k.retired_at)
+            .bind(k.activates_at).bind(k.encrypted)
+            .execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 
-    /// Every key not yet retired, newest first.
-    pub async fn signing_keys(&self) -> Result<Vec<SigningKeyRow>, StoreError> {
+    /// Keys still published: not retired, or retired after `retired_after` (tokens they
+    /// signed may still be live). Newest first.
+    pub async fn signing_keys(&self, retired_after: UnixTime) -> Result<Vec<SigningKeyRow>, StoreError> {
         Ok(on_pool!(self, pool => sqlx::query_as(
-            "SELECT kid, alg, private_der, created_at, retired_at FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC, kid")
+            "SELECT kid, alg, private_der, created_at, retired_at, activates_at, encrypted FROM signing_keys
+             WHERE retired_at IS NULL OR retired_at > $1 ORDER BY created_at DESC, kid")
+            .bind(retired_after).fetch_all(pool).await)?)
+    }
+
+    /// Every key, newest first (for `latchkey keys list`).
+    pub async fn all_signing_keys(&self) -> Result<Vec<SigningKeyRow>, StoreError> {
+        Ok(on_pool!(self, pool => sqlx::query_as(
+            "SELECT kid, alg, private_der, created_at, retired_at, activates_at, encrypted FROM signing_keys ORDER BY created_at DESC, kid")
             .fetch_all(pool).await)?)
+    }
+
+    /// Retires a key: it stops signing at once. False if unknown or already retired.
+    pub async fn retire_signing_key(&self, kid: &str, now: UnixTime) -> Result<bool, StoreError> {
+        let n = on_pool!(self, pool => sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE kid = $2 AND retired_at IS NULL")
+            .bind(now).bind(kid).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(n > 0)
     }
 }

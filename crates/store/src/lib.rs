@@ -8,12 +8,15 @@
 //! is one conditional `UPDATE … WHERE consumed_at IS NULL`, atomic on one instance or ten.
 #![warn(missing_docs)]
 
+mod access_tokens;
 mod clients;
 mod codes;
 mod consents;
+mod device_codes;
 mod error;
 mod keys;
 mod refresh;
+mod registration_tokens;
 mod sessions;
 mod users;
 
@@ -24,7 +27,9 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+pub use access_tokens::AccessTokenRow;
 pub use codes::StoredCode;
+pub use device_codes::{DeviceCodeRow, NewDeviceCode};
 pub use error::StoreError;
 pub use keys::SigningKeyRow;
 pub use refresh::{NewRefreshToken, StoredRefreshToken};
@@ -61,10 +66,7 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions {
-            max_connections: 16,
-            acquire_timeout: Duration::from_secs(5),
-        }
+        StoreOptions { max_connections: 16, acquire_timeout: Duration::from_secs(5) }
     }
 }
 
@@ -91,10 +93,7 @@ impl Store {
                 .acquire_timeout(options.acquire_timeout)
                 .connect_with(connect)
                 .await?;
-            sqlx::migrate!("./migrations/sqlite")
-                .run(&pool)
-                .await
-                .map_err(|e| StoreError::Migration(e.to_string()))?;
+            sqlx::migrate!("./migrations/sqlite").run(&pool).await.map_err(|e| StoreError::Migration(e.to_string()))?;
             Backend::Sqlite(pool)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool = PgPoolOptions::new()

@@ -62,32 +62,20 @@ impl Store {
     }
 
     /// The refresh token with this digest, in whatever state.
-    pub async fn refresh_token(
-        &self,
-        hash: &SecretHash,
-    ) -> Result<Option<StoredRefreshToken>, StoreError> {
+    pub async fn refresh_token(&self, hash: &SecretHash) -> Result<Option<StoredRefreshToken>, StoreError> {
         let row: Option<RefreshRow> = on_pool!(self, pool => sqlx::query_as(
             "SELECT family_id, code_hash, client_id, user_id, scope, expires_at, rotated_at, revoked_at FROM refresh_tokens WHERE token_hash = $1")
             .bind(hash.as_bytes()).fetch_optional(pool).await)?;
         let Some(r) = row else { return Ok(None) };
-        let scope =
-            Scope::parse(&r.scope).map_err(|_| StoreError::Corrupt("refresh scope".into()))?;
+        let scope = Scope::parse(&r.scope).map_err(|_| StoreError::Corrupt("refresh scope".into()))?;
         let code_hash = match r.code_hash {
-            Some(b) => Some(
-                SecretHash::from_slice(&b)
-                    .ok_or_else(|| StoreError::Corrupt("refresh code_hash".into()))?,
-            ),
+            Some(b) => Some(SecretHash::from_slice(&b).ok_or_else(|| StoreError::Corrupt("refresh code_hash".into()))?),
             None => None,
         };
         Ok(Some(StoredRefreshToken {
             family_id: r.family_id,
             code_hash,
-            grant: RefreshGrant {
-                client_id: r.client_id,
-                user_id: r.user_id,
-                scope,
-                expires_at: r.expires_at,
-            },
+            grant: RefreshGrant { client_id: r.client_id, user_id: r.user_id, scope, expires_at: r.expires_at },
             rotated_at: r.rotated_at,
             revoked_at: r.revoked_at,
         }))
@@ -125,11 +113,7 @@ impl Store {
     }
 
     /// Revokes every token of a family. Returns how many were live.
-    pub async fn revoke_refresh_family(
-        &self,
-        family_id: &str,
-        now: UnixTime,
-    ) -> Result<u64, StoreError> {
+    pub async fn revoke_refresh_family(&self, family_id: &str, now: UnixTime) -> Result<u64, StoreError> {
         Ok(
             on_pool!(self, pool => sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL")
             .bind(now).bind(family_id).execute(pool).await.map(|r| r.rows_affected()))?,
@@ -137,11 +121,7 @@ impl Store {
     }
 
     /// Revokes every refresh token issued from a code (RFC 6749 §4.1.2 on code reuse).
-    pub async fn revoke_refresh_by_code(
-        &self,
-        code_hash: &SecretHash,
-        now: UnixTime,
-    ) -> Result<u64, StoreError> {
+    pub async fn revoke_refresh_by_code(&self, code_hash: &SecretHash, now: UnixTime) -> Result<u64, StoreError> {
         Ok(
             on_pool!(self, pool => sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE code_hash = $2 AND revoked_at IS NULL")
             .bind(now).bind(code_hash.as_bytes()).execute(pool).await.map(|r| r.rows_affected()))?,

@@ -25,11 +25,7 @@ impl Store {
     }
 
     /// The session, if it exists and has not expired at `now`.
-    pub async fn session(
-        &self,
-        id: &SecretHash,
-        now: UnixTime,
-    ) -> Result<Option<Session>, StoreError> {
+    pub async fn session(&self, id: &SecretHash, now: UnixTime) -> Result<Option<Session>, StoreError> {
         Ok(
             on_pool!(self, pool => sqlx::query_as("SELECT user_id, created_at, expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2")
             .bind(id.as_bytes()).bind(now).fetch_optional(pool).await)?,

@@ -8,7 +8,7 @@ use latchkey_protocol::client::{Client, GrantType};
 use latchkey_protocol::secret::Password;
 use serde_json::json;
 
-use crate::cli::{ClientsCommand, UsersCommand};
+use crate::cli::{ClientsCommand, KeysCommand, RegistrationTokensCommand, UsersCommand};
 
 fn client_json(c: &Client) -> serde_json::Value {
     json!({
@@ -19,6 +19,7 @@ fn client_json(c: &Client) -> serde_json::Value {
         "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
         "scopes": c.scopes.as_ref().map(|s| s.to_string()),
         "require_pkce": c.pkce_required(),
+        "token_format": c.token_format.as_str(),
         "created_at": c.created_at,
     })
 }
@@ -26,71 +27,32 @@ fn client_json(c: &Client) -> serde_json::Value {
 fn print_client(c: &Client) {
     println!("client_id:     {}", c.id);
     println!("name:          {}", c.name);
-    println!(
-        "type:          {}",
-        if c.secret_hash.is_some() {
-            "confidential"
-        } else {
-            "public"
-        }
-    );
+    println!("type:          {}", if c.secret_hash.is_some() { "confidential" } else { "public" });
     println!("redirect_uris: {}", c.redirect_uris.join(" "));
-    println!(
-        "grant_types:   {}",
-        c.grant_types
-            .iter()
-            .map(|g| g.as_str())
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
-    println!(
-        "scopes:        {}",
-        c.scopes
-            .as_ref()
-            .map(|s| s.to_string())
-            .unwrap_or_else(|| "(all)".into())
-    );
-    println!(
-        "pkce:          {}",
-        if c.pkce_required() {
-            "required"
-        } else {
-            "optional"
-        }
-    );
+    println!("grant_types:   {}", c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>().join(" "));
+    println!("scopes:        {}", c.scopes.as_ref().map(|s| s.to_string()).unwrap_or_else(|| "(all)".into()));
+    println!("pkce:          {}", if c.pkce_required() { "required" } else { "optional" });
+    println!("token_format:  {}", c.token_format.as_str());
 }
 
 pub async fn clients(auth: &AuthServer, cmd: ClientsCommand) -> anyhow::Result<()> {
     match cmd {
-        ClientsCommand::Add {
-            name,
-            redirect_uris,
-            public,
-            scopes,
-            grant_types,
-            allow_no_pkce,
-            json,
-        } => {
+        ClientsCommand::Add { name, redirect_uris, public, scopes, grant_types, allow_no_pkce, token_format, json } => {
+            let token_format = token_format.parse().map_err(|e| anyhow!("token-format: {e}"))?;
             let grant_types = grant_types
                 .iter()
-                .map(|g| g.parse::<GrantType>().map_err(|_| anyhow!("grant-type: `{g}` is not one of authorization_code, refresh_token, client_credentials")))
+                .map(|g| {
+                    g.parse::<GrantType>().map_err(|_| {
+                        anyhow!("grant-type: `{g}` is not one of authorization_code, refresh_token, client_credentials")
+                    })
+                })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let issued = auth
-                .add_client(NewClient {
-                    name,
-                    redirect_uris,
-                    public,
-                    scopes,
-                    grant_types,
-                    allow_no_pkce,
-                })
+                .add_client(NewClient { name, redirect_uris, public, scopes, grant_types, allow_no_pkce, token_format })
                 .await?;
             let secret = issued.secret.as_ref().map(|s| s.expose().to_owned());
             if json {
-                println!(
-                    "{}",
-                    json!({ "client_id": issued.client.id, "client_secret": secret })
-                );
+                println!("{}", json!({ "client_id": issued.client.id, "client_secret": secret }));
             } else {
                 print_client(&issued.client);
                 if let Some(s) = secret {
@@ -102,36 +64,19 @@ pub async fn clients(auth: &AuthServer, cmd: ClientsCommand) -> anyhow::Result<(
         ClientsCommand::List { json } => {
             let list = auth.store().clients().await?;
             if json {
-                println!(
-                    "{}",
-                    serde_json::Value::Array(list.iter().map(client_json).collect())
-                );
+                println!("{}", serde_json::Value::Array(list.iter().map(client_json).collect()));
             } else if list.is_empty() {
-                eprintln!(
-                    "no clients; add one with `latchkey clients add --name NAME --redirect-uri URI`"
-                );
+                eprintln!("no clients; add one with `latchkey clients add --name NAME --redirect-uri URI`");
             } else {
                 for c in &list {
-                    let kind = if c.secret_hash.is_some() {
-                        "confidential"
-                    } else {
-                        "public"
-                    };
+                    let kind = if c.secret_hash.is_some() { "confidential" } else { "public" };
                     println!("{}  {:<12}  {}", c.id, kind, c.name);
                 }
             }
         }
         ClientsCommand::Show { client_id, json } => {
-            let c = auth
-                .store()
-                .client(&client_id)
-                .await?
-                .ok_or_else(|| anyhow!("no client with id `{client_id}`"))?;
-            if json {
-                println!("{}", client_json(&c))
-            } else {
-                print_client(&c)
-            }
+            let c = auth.store().client(&client_id).await?.ok_or_else(|| anyhow!("no client with id `{client_id}`"))?;
+            if json { println!("{}", client_json(&c)) } else { print_client(&c) }
         }
         ClientsCommand::Remove { client_id } => {
             if !auth.store().delete_client(&client_id).await? {
@@ -142,10 +87,7 @@ pub async fn clients(auth: &AuthServer, cmd: ClientsCommand) -> anyhow::Result<(
         ClientsCommand::RotateSecret { client_id, json } => {
             let secret = auth.rotate_client_secret(&client_id).await?;
             if json {
-                println!(
-                    "{}",
-                    json!({ "client_id": client_id, "client_secret": secret.expose() })
-                );
+                println!("{}", json!({ "client_id": client_id, "client_secret": secret.expose() }));
             } else {
                 println!("client_secret: {}", secret.expose());
                 eprintln!("\nThe old secret no longer works. The new one is shown only this once.");
@@ -171,10 +113,7 @@ fn read_password(password_stdin: bool) -> anyhow::Result<Password> {
 
 pub async fn users(auth: &AuthServer, cmd: UsersCommand) -> anyhow::Result<()> {
     match cmd {
-        UsersCommand::Add {
-            username,
-            password_stdin,
-        } => {
+        UsersCommand::Add { username, password_stdin } => {
             let password = read_password(password_stdin)?;
             let user = auth.add_user(&username, &password).await?;
             println!("added user {} (id {})", user.username, user.id);
@@ -190,13 +129,93 @@ pub async fn users(auth: &AuthServer, cmd: UsersCommand) -> anyhow::Result<()> {
             }
             println!("removed user {username}");
         }
-        UsersCommand::Passwd {
-            username,
-            password_stdin,
-        } => {
+        UsersCommand::Passwd { username, password_stdin } => {
             let password = read_password(password_stdin)?;
             auth.set_password(&username, &password).await?;
             println!("password changed for {username}");
+        }
+    }
+    Ok(())
+}
+
+pub async fn keys(auth: &AuthServer, cmd: KeysCommand) -> anyhow::Result<()> {
+    let now = auth.now();
+    match cmd {
+        KeysCommand::List => {
+            let keys = auth.store().all_signing_keys().await?;
+            let signing = auth.keys().signing_kid(now).await?;
+            println!(
+                "{:<24} {:<6} {:<10} {:<12} {:<12} {:<12}",
+                "kid", "alg", "state", "created", "activates", "retired"
+            );
+            for k in keys {
+                let state = if Some(&k.kid) == signing.as_ref() {
+                    "signing"
+                } else if k.retired_at.is_some() {
+                    "retired"
+                } else if k.activates_at > now {
+                    "pending"
+                } else {
+                    "published"
+                };
+                let at = |t: Option<i64>| t.map(|t| t.to_string()).unwrap_or_else(|| "-".into());
+                println!(
+                    "{:<24} {:<6} {:<10} {:<12} {:<12} {:<12}{}",
+                    k.kid,
+                    k.alg,
+                    state,
+                    k.created_at,
+                    k.activates_at,
+                    at(k.retired_at),
+                    if k.encrypted { "  (encrypted)" } else { "" }
+                );
+            }
+        }
+        KeysCommand::Rotate { alg } => {
+            let kid = auth.keys().rotate(alg.parse()?, now).await?;
+            let overlap = auth.settings().keys.overlap;
+            println!("added key {kid} ({alg}): published now, signing from {} (in {overlap} s)", now + overlap);
+        }
+        KeysCommand::Retire { kid } => {
+            auth.keys().retire(&kid, now).await?;
+            println!("retired key {kid}: it no longer signs and leaves the JWKS once its tokens have expired");
+        }
+    }
+    Ok(())
+}
+
+/// `3600`, `90m`, `12h`, `7d` → seconds.
+pub fn parse_duration(text: &str) -> anyhow::Result<i64> {
+    let (num, unit) =
+        text.trim().split_at(text.trim().find(|c: char| !c.is_ascii_digit()).unwrap_or(text.trim().len()));
+    let n: i64 = num.parse().map_err(|_| anyhow!("`{text}` is not a duration like 3600, 90m, 12h or 7d"))?;
+    let factor = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => bail!("`{text}` is not a duration like 3600, 90m, 12h or 7d"),
+    };
+    if n <= 0 {
+        bail!("`{text}`: a duration must be positive");
+    }
+    Ok(n * factor)
+}
+
+pub async fn registration_tokens(auth: &AuthServer, cmd: RegistrationTokensCommand) -> anyhow::Result<()> {
+    match cmd {
+        RegistrationTokensCommand::Create { uses, expires } => {
+            if uses.is_some_and(|u| u < 1) {
+                bail!("uses: must be at least 1");
+            }
+            let expires_in = expires.as_deref().map(parse_duration).transpose().map_err(|e| anyhow!("expires: {e}"))?;
+            let token = auth.create_registration_token(uses, expires_in).await?;
+            println!("{}", token.expose());
+            if auth.settings().registration != latchkey_flows::RegistrationPolicy::Token {
+                eprintln!(
+                    "note: registration is not set to `token`; set registration = \"token\" for the server to ask for it"
+                );
+            }
         }
     }
     Ok(())

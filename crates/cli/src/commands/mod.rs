@@ -26,24 +26,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(args) => token::run(args).await,
         Command::Demo(args) => crate::demo::run(args).await,
         command => {
-            let config = Config::load(
-                cli.config.as_deref(),
-                cli.database_url.as_deref(),
-                &serve_args,
-            )?;
+            let config = Config::load(cli.config.as_deref(), cli.database_url.as_deref(), &serve_args)?;
             match command {
                 Command::Serve(_) => serve::run(config).await,
                 Command::Migrate => {
                     let store = open_store(&config).await?;
                     store.close().await;
-                    println!(
-                        "database is up to date: {}",
-                        redact_url(&config.database_url)
-                    );
+                    println!("database is up to date: {}", redact_url(&config.database_url));
                     Ok(())
                 }
                 Command::Clients(c) => admin::clients(&auth_server(&config).await?, c).await,
                 Command::Users(c) => admin::users(&auth_server(&config).await?, c).await,
+                Command::Keys(c) => admin::keys(&auth_server(&config).await?, c).await,
+                Command::RegistrationTokens(c) => admin::registration_tokens(&auth_server(&config).await?, c).await,
                 Command::Token(_) | Command::Demo(_) => Ok(()),
             }
         }
@@ -53,10 +48,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("LATCHKEY_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
 /// Opens (creating and migrating) the configured database.

@@ -8,18 +8,12 @@ use crate::config::Config;
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let addr = config.bind_addr()?;
     let auth = super::auth_server(&config).await?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("bind: cannot listen on {addr}"))?;
+    let listener =
+        tokio::net::TcpListener::bind(addr).await.with_context(|| format!("bind: cannot listen on {addr}"))?;
     let state = AppState::new(auth)?;
     tracing::info!(address = %addr, issuer = %config.issuer(), database = %super::redact_url(&config.database_url), "Latchkey listening");
-    eprintln!(
-        "Latchkey listening on http://{addr} (issuer {})",
-        config.issuer()
-    );
-    latchkey_server::serve(listener, state, shutdown_signal())
-        .await
-        .context("server")?;
+    eprintln!("Latchkey listening on http://{addr} (issuer {})", config.issuer());
+    latchkey_server::serve(listener, state, shutdown_signal()).await.context("server")?;
     Ok(())
 }
 

@@ -55,17 +55,8 @@ pub fn router(config: Config) -> anyhow::Result<Router> {
     let mut env = Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     env.add_template("demo.html", include_str!("demo.html"))?;
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?;
-    let app = Arc::new(App {
-        config,
-        oauth: OnceCell::new(),
-        sessions: Mutex::new(HashMap::new()),
-        http,
-        env,
-    });
+    let http = reqwest::Client::builder().no_proxy().redirect(reqwest::redirect::Policy::none()).build()?;
+    let app = Arc::new(App { config, oauth: OnceCell::new(), sessions: Mutex::new(HashMap::new()), http, env });
     Ok(Router::new()
         .route("/", get(home))
         .route("/start", post(start))
@@ -77,39 +68,24 @@ pub fn router(config: Config) -> anyhow::Result<Router> {
 }
 
 fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 /// `eyJ0eXAiOi…x8Qk`: enough to recognise a token, not enough to use it.
 fn shorten(token: &str) -> String {
-    if token.len() <= 24 {
-        token.to_owned()
-    } else {
-        format!("{}…{}", &token[..12], &token[token.len() - 6..])
-    }
+    if token.len() <= 24 { token.to_owned() } else { format!("{}…{}", &token[..12], &token[token.len() - 6..]) }
 }
 
 fn session_id(headers: &axum::http::HeaderMap) -> Option<String> {
     let cookies = headers.get(header::COOKIE)?.to_str().ok()?;
-    cookies
-        .split(';')
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
-        .map(|(_, v)| v.to_owned())
+    cookies.split(';').filter_map(|c| c.trim().split_once('=')).find(|(k, _)| *k == COOKIE).map(|(_, v)| v.to_owned())
 }
 
 impl App {
     async fn oauth(&self) -> Result<&OAuthClient, String> {
         self.oauth
             .get_or_try_init(|| {
-                OAuthClient::discover(
-                    &self.config.issuer,
-                    &self.config.client_id,
-                    self.config.client_secret.as_deref(),
-                )
+                OAuthClient::discover(&self.config.issuer, &self.config.client_id, self.config.client_secret.as_deref())
             })
             .await
             .map_err(|e| e.to_string())
@@ -125,8 +101,7 @@ impl App {
         let (id, new) = match session_id(headers).filter(|id| sessions.contains_key(id)) {
             Some(id) => (id, false),
             None => {
-                let id =
-                    latchkey_flows::secrets::random_b64(16).unwrap_or_else(|_| now().to_string());
+                let id = latchkey_flows::secrets::random_b64(16).unwrap_or_else(|_| now().to_string());
                 sessions.insert(id.clone(), Session::default());
                 (id, true)
             }
@@ -139,8 +114,7 @@ impl App {
 
 fn finish(new_cookie: Option<String>, mut res: Response) -> Response {
     if let Some(id) = new_cookie
-        && let Ok(v) =
-            HeaderValue::from_str(&format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax"))
+        && let Ok(v) = HeaderValue::from_str(&format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax"))
     {
         res.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -148,12 +122,7 @@ fn finish(new_cookie: Option<String>, mut res: Response) -> Response {
 }
 
 fn step(label: &str, title: impl Into<String>, detail: impl Into<String>, ok: bool) -> Step {
-    Step {
-        label: label.into(),
-        title: title.into(),
-        detail: detail.into(),
-        ok,
-    }
+    Step { label: label.into(), title: title.into(), detail: detail.into(), ok }
 }
 
 async fn home(State(app): State<Shared>, headers: axum::http::HeaderMap) -> Response {
@@ -191,10 +160,7 @@ async fn home(State(app): State<Shared>, headers: axum::http::HeaderMap) -> Resp
             steps: s.steps.iter().rev().cloned().collect(),
         }
     });
-    let html = app
-        .env
-        .get_template("demo.html")
-        .and_then(|t| t.render(minijinja::value::Serde(&ctx)));
+    let html = app.env.get_template("demo.html").and_then(|t| t.render(minijinja::value::Serde(&ctx)));
     let res = match html {
         Ok(h) => Html(h).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
@@ -205,19 +171,15 @@ async fn home(State(app): State<Shared>, headers: axum::http::HeaderMap) -> Resp
 /// (A) Send the browser to the authorization endpoint.
 async fn start(State(app): State<Shared>, headers: axum::http::HeaderMap) -> Response {
     let redirect_uri = format!("{}/callback", app.config.client_url);
-    let pending = match app.oauth().await.and_then(|c| {
-        c.authorization_request(&redirect_uri, Some("profile notes:read"))
-            .map_err(|e| e.to_string())
-    }) {
+    let pending = match app
+        .oauth()
+        .await
+        .and_then(|c| c.authorization_request(&redirect_uri, Some("profile notes:read")).map_err(|e| e.to_string()))
+    {
         Ok(p) => p,
         Err(e) => {
             let (cookie, ()) = app.with_session(&headers, |s| {
-                s.steps.push(step(
-                    "A",
-                    "Could not reach the authorization server",
-                    e,
-                    false,
-                ))
+                s.steps.push(step("A", "Could not reach the authorization server", e, false))
             });
             return finish(cookie, Redirect::to("/").into_response());
         }
@@ -236,11 +198,7 @@ async fn start(State(app): State<Shared>, headers: axum::http::HeaderMap) -> Res
 }
 
 /// (B)–(D) The redirect back with a code, then the code exchange.
-async fn callback(
-    State(app): State<Shared>,
-    headers: axum::http::HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
+async fn callback(State(app): State<Shared>, headers: axum::http::HeaderMap, RawQuery(query): RawQuery) -> Response {
     let query = query.unwrap_or_default();
     let (_, pending) = app.with_session(&headers, |s| s.pending.take());
     let Some(pending) = pending else {
@@ -255,10 +213,7 @@ async fn callback(
         .collect::<Vec<_>>()
         .join("&");
     let result = match app.oauth().await {
-        Ok(c) => c
-            .finish_authorization(&pending, &query)
-            .await
-            .map_err(|e| e.to_string()),
+        Ok(c) => c.finish_authorization(&pending, &query).await.map_err(|e| e.to_string()),
         Err(e) => Err(e),
     };
     let (cookie, ()) = app.with_session(&headers, |s| {
@@ -289,14 +244,8 @@ async fn callback(
 }
 
 /// (E)–(F) Call the protected API with the access token (or a tampered one).
-async fn call(
-    State(app): State<Shared>,
-    headers: axum::http::HeaderMap,
-    Path(what): Path<String>,
-) -> Response {
-    let (_, token) = app.with_session(&headers, |s| {
-        s.tokens.as_ref().map(|t| t.access_token.clone())
-    });
+async fn call(State(app): State<Shared>, headers: axum::http::HeaderMap, Path(what): Path<String>) -> Response {
+    let (_, token) = app.with_session(&headers, |s| s.tokens.as_ref().map(|t| t.access_token.clone()));
     let Some(mut token) = token else {
         return Redirect::to("/").into_response();
     };
@@ -327,27 +276,15 @@ async fn call(
             let pretty = serde_json::from_str::<serde_json::Value>(&body)
                 .and_then(|v| serde_json::to_string_pretty(&v))
                 .unwrap_or(body);
-            let what = if what == "tampered" {
-                " with a tampered token"
-            } else {
-                ""
-            };
+            let what = if what == "tampered" { " with a tampered token" } else { "" };
             step(
                 "E–F",
                 format!("Protected resource: GET {path}{what} → {status}"),
-                format!(
-                    "Authorization: Bearer {}{challenge}\n\n{pretty}",
-                    shorten(&token)
-                ),
+                format!("Authorization: Bearer {}{challenge}\n\n{pretty}", shorten(&token)),
                 status.is_success(),
             )
         }
-        Err(e) => step(
-            "E–F",
-            format!("Could not reach the API at {url}"),
-            e.to_string(),
-            false,
-        ),
+        Err(e) => step("E–F", format!("Could not reach the API at {url}"), e.to_string(), false),
     };
     let (cookie, ()) = app.with_session(&headers, |s| s.steps.push(entry));
     finish(cookie, Redirect::to("/").into_response())
@@ -355,9 +292,7 @@ async fn call(
 
 /// (G)–(H) Use the refresh token for a new access token (and a rotated refresh token).
 async fn refresh(State(app): State<Shared>, headers: axum::http::HeaderMap) -> Response {
-    let (_, rt) = app.with_session(&headers, |s| {
-        s.tokens.as_ref().and_then(|t| t.refresh_token.clone())
-    });
+    let (_, rt) = app.with_session(&headers, |s| s.tokens.as_ref().and_then(|t| t.refresh_token.clone()));
     let Some(rt) = rt else {
         return Redirect::to("/").into_response();
     };

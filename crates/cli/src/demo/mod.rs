@@ -66,15 +66,14 @@ pub async fn start(port: u16, db: &Path, access_token_ttl: i64) -> anyhow::Resul
     let api_url = format!("http://localhost:{api_port}");
     let client_url = format!("http://localhost:{client_port}");
 
-    let store = Store::connect(
-        &format!("sqlite://{}", db.display()),
-        &StoreOptions::default(),
-    )
-    .await
-    .context("demo database")?;
+    let store = Store::connect(&format!("sqlite://{}", db.display()), &StoreOptions::default())
+        .await
+        .context("demo database")?;
     let mut settings = Settings::new(issuer.clone());
     settings.audience = api_url.clone();
     settings.access_token_ttl = access_token_ttl;
+    // The demo lets anyone register a client (RFC 7591) to try it out.
+    settings.registration = latchkey_flows::RegistrationPolicy::Open;
     let auth = AuthServer::new(store.clone(), settings, Arc::new(SystemClock)).await?;
 
     // Seed the demo user and a fresh registration of the demo client.
@@ -84,12 +83,7 @@ pub async fn start(port: u16, db: &Path, access_token_ttl: i64) -> anyhow::Resul
     } else {
         auth.add_user(DEMO_USER, &password).await?;
     }
-    for old in store
-        .clients()
-        .await?
-        .into_iter()
-        .filter(|c| c.name == DEMO_CLIENT_NAME)
-    {
+    for old in store.clients().await?.into_iter().filter(|c| c.name == DEMO_CLIENT_NAME) {
         store.delete_client(&old.id).await?;
     }
     let issued = auth
@@ -108,18 +102,10 @@ pub async fn start(port: u16, db: &Path, access_token_ttl: i64) -> anyhow::Resul
             let _ = rx.wait_for(|v| *v).await;
         }
     };
-    tokio::spawn(latchkey_server::serve(
-        as_listener,
-        AppState::new(auth)?,
-        stop(),
-    ));
+    tokio::spawn(latchkey_server::serve(as_listener, AppState::new(auth)?, stop()));
     let api = api::router(&issuer, &api_url);
     let api_stop = stop();
-    tokio::spawn(async move {
-        axum::serve(api_listener, api)
-            .with_graceful_shutdown(api_stop)
-            .await
-    });
+    tokio::spawn(async move { axum::serve(api_listener, api).with_graceful_shutdown(api_stop).await });
     let app = client_app::router(client_app::Config {
         issuer: issuer.clone(),
         api_url: api_url.clone(),
@@ -128,17 +114,8 @@ pub async fn start(port: u16, db: &Path, access_token_ttl: i64) -> anyhow::Resul
         client_secret: secret,
     })?;
     let app_stop = stop();
-    tokio::spawn(async move {
-        axum::serve(client_listener, app)
-            .with_graceful_shutdown(app_stop)
-            .await
-    });
-    Ok(DemoHandle {
-        issuer,
-        api_url,
-        client_url,
-        shutdown: tx,
-    })
+    tokio::spawn(async move { axum::serve(client_listener, app).with_graceful_shutdown(app_stop).await });
+    Ok(DemoHandle { issuer, api_url, client_url, shutdown: tx })
 }
 
 /// `latchkey demo`.

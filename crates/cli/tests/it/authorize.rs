@@ -27,28 +27,15 @@ async fn rfc6749_4_1_2_code_and_exact_state_returned_after_login_and_consent() {
 
     let res = browser.login(&page, "alice", PASSWORD).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let cookie = res
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert!(
-        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
-        "{cookie}"
-    );
+    let cookie = res.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
     let res = browser.get(&location(&res)).await;
     let page = res.text().await.unwrap();
-    assert!(page.contains("Allow") && page.contains("Deny"));
+    assert!(page.contains("Allow") && page.contains("Deny"), "{page}");
     assert!(page.contains("See your username and profile") && page.contains("Read your notes"));
 
     let res = browser.decide(&page, "allow").await;
-    assert_eq!(
-        res.status(),
-        StatusCode::SEE_OTHER,
-        "303 after a POST, never 307 (RFC 9700 §4.12)"
-    );
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "303 after a POST, never 307 (RFC 9700 §4.12)");
     let loc = location(&res);
     assert!(loc.starts_with("https://app.example/cb?"));
     assert_eq!(param(&loc, "state").as_deref(), Some("st@te/1 2"));
@@ -62,24 +49,13 @@ async fn rfc6749_4_1_2_remembered_consent_goes_straight_back() {
     let client = t.confidential_client().await;
     t.user("alice").await;
     let browser = t.browser();
-    browser
-        .authorize(&authorize_query(&client, &[("scope", "profile")]), "alice")
-        .await;
-    let res = browser
-        .get(&format!(
-            "/authorize?{}",
-            authorize_query(&client, &[("scope", "profile")])
-        ))
-        .await;
+    browser.authorize(&authorize_query(&client, &[("scope", "profile")]), "alice").await;
+    let res = browser.get(&format!("/authorize?{}", authorize_query(&client, &[("scope", "profile")]))).await;
     assert_eq!(res.status(), StatusCode::FOUND);
     assert!(param(&location(&res), "code").is_some());
     // A wider scope asks again.
-    let res = browser
-        .get(&format!(
-            "/authorize?{}",
-            authorize_query(&client, &[("scope", "profile notes:read")])
-        ))
-        .await;
+    let res =
+        browser.get(&format!("/authorize?{}", authorize_query(&client, &[("scope", "profile notes:read")]))).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.text().await.unwrap().contains("Read your notes"));
 }
@@ -90,12 +66,8 @@ async fn rfc6749_4_1_2_1_access_denied_redirected_with_state() {
     let client = t.confidential_client().await;
     t.user("alice").await;
     let browser = t.browser();
-    let res = browser
-        .get(&format!("/authorize?{}", authorize_query(&client, &[])))
-        .await;
-    let res = browser
-        .login(&res.text().await.unwrap(), "alice", PASSWORD)
-        .await;
+    let res = browser.get(&format!("/authorize?{}", authorize_query(&client, &[]))).await;
+    let res = browser.login(&res.text().await.unwrap(), "alice", PASSWORD).await;
     let page = browser.get(&location(&res)).await.text().await.unwrap();
     let res = browser.decide(&page, "deny").await;
     let loc = location(&res);
@@ -153,10 +125,7 @@ async fn rfc6749_3_1_2_3_redirect_uri_required_when_several_are_registered() {
 async fn rfc6749_3_1_repeated_parameter_is_an_error_not_a_choice() {
     let t = TestServer::start().await;
     let client = t.confidential_client().await;
-    let query = format!(
-        "{}&scope=profile&scope=notes:read",
-        authorize_query(&client, &[])
-    );
+    let query = format!("{}&scope=profile&scope=notes:read", authorize_query(&client, &[]));
     let page = shown_not_redirected(&t, &query).await;
     assert!(page.contains("repeated"));
 }
@@ -165,10 +134,7 @@ async fn redirected_error(t: &TestServer, query: &str) -> (String, String) {
     let res = t.browser().get(&format!("/authorize?{query}")).await;
     assert_eq!(res.status(), StatusCode::FOUND);
     let loc = location(&res);
-    (
-        param(&loc, "error").unwrap_or_default(),
-        param(&loc, "state").unwrap_or_default(),
-    )
+    (param(&loc, "error").unwrap_or_default(), param(&loc, "state").unwrap_or_default())
 }
 
 #[tokio::test]
@@ -176,10 +142,7 @@ async fn rfc6749_4_1_2_1_errors_are_redirected_with_state() {
     let t = TestServer::start().await;
     let client = t.confidential_client().await;
     let cases = [
-        (
-            vec![("response_type", "token")],
-            "unsupported_response_type",
-        ),
+        (vec![("response_type", "token")], "unsupported_response_type"),
         (vec![("response_type", "")], "invalid_request"),
         (vec![("scope", "admin")], "invalid_scope"),
         (vec![("scope", "profile \"x")], "invalid_scope"),
@@ -214,14 +177,8 @@ async fn rfc6749_4_1_2_1_unauthorized_client_without_the_code_grant() {
 async fn rfc7636_4_4_1_public_client_without_pkce_is_refused() {
     let t = TestServer::start().await;
     let client = t.public_client().await;
-    let (error, _) = redirected_error(
-        &t,
-        &authorize_query(
-            &client,
-            &[("code_challenge", ""), ("code_challenge_method", "")],
-        ),
-    )
-    .await;
+    let (error, _) =
+        redirected_error(&t, &authorize_query(&client, &[("code_challenge", ""), ("code_challenge_method", "")])).await;
     assert_eq!(error, "invalid_request");
 }
 
@@ -237,8 +194,7 @@ async fn rfc6749_3_3_client_limited_to_a_subset_of_scopes_and_default_scope() {
             ..NewClient::default()
         })
         .await;
-    let (error, _) =
-        redirected_error(&t, &authorize_query(&client, &[("scope", "notes:read")])).await;
+    let (error, _) = redirected_error(&t, &authorize_query(&client, &[("scope", "notes:read")])).await;
     assert_eq!(error, "invalid_scope");
     // No scope requested: the client's default (its allowed scopes).
     let tokens = t.tokens_for(&client, "alice").await;
@@ -251,14 +207,8 @@ async fn rfc8252_7_3_loopback_redirect_may_use_any_port() {
     t.user("alice").await;
     let mut client = t.public_client().await;
     client.redirect_uri = "http://127.0.0.1:53682/callback".into();
-    let loc = t
-        .browser()
-        .authorize(&authorize_query(&client, &[]), "alice")
-        .await;
-    assert!(
-        loc.starts_with("http://127.0.0.1:53682/callback?code="),
-        "{loc}"
-    );
+    let loc = t.browser().authorize(&authorize_query(&client, &[]), "alice").await;
+    assert!(loc.starts_with("http://127.0.0.1:53682/callback?code="), "{loc}");
     // Only the port may vary.
     client.redirect_uri = "http://127.0.0.1:53682/other".into();
     shown_not_redirected(&t, &authorize_query(&client, &[])).await;
@@ -270,23 +220,13 @@ async fn login_with_a_wrong_password_shows_the_form_again() {
     let client = t.confidential_client().await;
     t.user("alice").await;
     let browser = t.browser();
-    let page = browser
-        .get(&format!("/authorize?{}", authorize_query(&client, &[])))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = browser.get(&format!("/authorize?{}", authorize_query(&client, &[]))).await.text().await.unwrap();
     for (user, password) in [("alice", "wrong password"), ("nobody", PASSWORD)] {
         let res = browser.login(&page, user, password).await;
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
         let again = res.text().await.unwrap();
-        assert!(
-            again.contains("Wrong username or password") && again.contains("name=\"password\"")
-        );
-        assert!(
-            again.contains("Test &lt;App&gt;"),
-            "the page still names the client"
-        );
+        assert!(again.contains("Wrong username or password") && again.contains("name=\"password\""));
+        assert!(again.contains("Test &lt;App&gt;"), "the page still names the client");
     }
 }
 
@@ -296,37 +236,23 @@ async fn forms_without_the_csrf_token_change_nothing() {
     let client = t.confidential_client().await;
     t.user("alice").await;
     let browser = t.browser();
-    let page = browser
-        .get(&format!("/authorize?{}", authorize_query(&client, &[])))
-        .await
-        .text()
-        .await
-        .unwrap();
-    let request = field(&page, "request").unwrap();
+    let page = browser.get(&format!("/authorize?{}", authorize_query(&client, &[]))).await.text().await.unwrap();
+    let request = field(&page, "return_to").unwrap();
     let res = browser
         .post(
             "/login",
             &[
                 ("csrf", "forged-forged-forged-forged-forged-forged"),
-                ("request", &request),
+                ("return_to", &request),
                 ("username", "alice"),
                 ("password", PASSWORD),
             ],
         )
         .await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    assert!(
-        res.headers().get("set-cookie").is_none(),
-        "no session started"
-    );
+    assert!(res.headers().get("set-cookie").is_none(), "no session started");
     // A fresh browser (no CSRF cookie) cannot post the consent form either.
-    let res = t
-        .browser()
-        .post(
-            "/consent",
-            &[("csrf", "x"), ("request", &request), ("decision", "allow")],
-        )
-        .await;
+    let res = t.browser().post("/consent", &[("csrf", "x"), ("request", &request), ("decision", "allow")]).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 }
 
@@ -334,18 +260,39 @@ async fn forms_without_the_csrf_token_change_nothing() {
 async fn rfc9700_4_16_pages_refuse_framing_and_leak_no_referrer() {
     let t = TestServer::start().await;
     let client = t.confidential_client().await;
-    let res = t
-        .browser()
-        .get(&format!("/authorize?{}", authorize_query(&client, &[])))
-        .await;
+    let res = t.browser().get(&format!("/authorize?{}", authorize_query(&client, &[]))).await;
     let h = res.headers();
     assert_eq!(h["x-frame-options"], "DENY");
-    assert!(
-        h["content-security-policy"]
-            .to_str()
-            .unwrap()
-            .contains("frame-ancestors 'none'")
-    );
+    assert!(h["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
     assert_eq!(h["referrer-policy"], "no-referrer");
     assert_eq!(h["cache-control"], "no-store");
+}
+
+#[tokio::test]
+async fn rfc9207_2_iss_in_success_and_error_responses() {
+    let t = TestServer::start().await;
+    let client = t.confidential_client().await;
+    t.user("alice").await;
+    let loc = t.browser().authorize(&authorize_query(&client, &[]), "alice").await;
+    assert_eq!(param(&loc, "iss").as_deref(), Some(t.url.as_str()));
+    let res = t.browser().get(&format!("/authorize?{}", authorize_query(&client, &[("scope", "admin")]))).await;
+    assert_eq!(param(&location(&res), "iss").as_deref(), Some(t.url.as_str()));
+}
+
+#[tokio::test]
+async fn rfc9207_2_4_client_refuses_a_response_from_another_issuer() {
+    let t = TestServer::start().await;
+    let client = t.confidential_client().await;
+    let oauth = latchkey_client::OAuthClient::discover(&t.url, &client.id, client.secret.as_deref()).await.unwrap();
+    assert!(oauth.metadata().authorization_response_iss_parameter_supported);
+    let pending = oauth.authorization_request(&client.redirect_uri, None).unwrap();
+    let state = &pending.state;
+    for query in
+        [format!("code=lkc_x&state={state}&iss=https%3A%2F%2Fevil.example"), format!("code=lkc_x&state={state}")]
+    {
+        let err = oauth.finish_authorization(&pending, &query).await.unwrap_err();
+        assert!(matches!(err, latchkey_client::ClientError::IssuerMismatch), "{err}");
+    }
+    let err = oauth.finish_authorization(&pending, "code=lkc_x&state=other").await.unwrap_err();
+    assert!(matches!(err, latchkey_client::ClientError::StateMismatch), "rfc6749_10_12: {err}");
 }

@@ -26,18 +26,11 @@ fn required() -> bool {
 async fn start_driver() -> Option<(Driver, String)> {
     let exists = |p: &str| std::path::Path::new(p).exists();
     if !exists("/usr/bin/chromedriver") || !exists("/usr/bin/chromium") {
-        assert!(
-            !required(),
-            "LATCHKEY_BROWSER_TESTS=1 but chromium/chromedriver are not installed"
-        );
+        assert!(!required(), "LATCHKEY_BROWSER_TESTS=1 but chromium/chromedriver are not installed");
         eprintln!("skipping the browser test: install chromium and chromium-driver to run it");
         return None;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let child = Command::new("/usr/bin/chromedriver")
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
@@ -48,10 +41,7 @@ async fn start_driver() -> Option<(Driver, String)> {
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let start = Instant::now();
     while http.get(format!("{url}/status")).send().await.is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "chromedriver did not start"
-        );
+        assert!(start.elapsed() < Duration::from_secs(20), "chromedriver did not start");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Some((Driver(child), url))
@@ -68,10 +58,7 @@ async fn wait_until(c: &fantoccini::Client, what: &str, ready: impl Fn(&str) -> 
         if ready(&text) {
             return text;
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "page never showed {what}; it shows:\n{text}"
-        );
+        assert!(start.elapsed() < Duration::from_secs(10), "page never showed {what}; it shows:\n{text}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -79,10 +66,7 @@ async fn wait_until(c: &fantoccini::Client, what: &str, ready: impl Fn(&str) -> 
 /// Keeps a picture of the page for people to look at (`target/tmp/demo-*.png`).
 async fn snapshot(c: &fantoccini::Client, name: &str) {
     if let Ok(png) = c.screenshot().await {
-        let _ = std::fs::write(
-            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("demo-{name}.png")),
-            png,
-        );
+        let _ = std::fs::write(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("demo-{name}.png")), png);
     }
 }
 
@@ -108,9 +92,7 @@ async fn demo_in_a_browser_log_in_allow_see_protected_data_expire_refresh() {
     };
     let dir = tempfile::tempdir().unwrap();
     // Access tokens live 3 s so the test can watch one expire.
-    let demo = latchkey::demo::start(0, &dir.path().join("demo.db"), 3)
-        .await
-        .unwrap();
+    let demo = latchkey::demo::start(0, &dir.path().join("demo.db"), 3).await.unwrap();
 
     let profile = dir.path().join("chrome-profile");
     let caps = json!({
@@ -121,9 +103,7 @@ async fn demo_in_a_browser_log_in_allow_see_protected_data_expire_refresh() {
                      format!("--user-data-dir={}", profile.display())]
         }
     });
-    let serde_json::Value::Object(caps) = caps else {
-        unreachable!()
-    };
+    let serde_json::Value::Object(caps) = caps else { unreachable!() };
     let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(caps)
         .connect(&driver_url)
@@ -135,45 +115,18 @@ async fn demo_in_a_browser_log_in_allow_see_protected_data_expire_refresh() {
     // (A) The authorization server's login page, not the client's.
     let url = c.current_url().await.unwrap();
     assert!(url.as_str().starts_with(&demo.issuer), "{url}");
-    c.find(Locator::Css("#username"))
-        .await
-        .unwrap()
-        .send_keys(latchkey::demo::DEMO_USER)
-        .await
-        .unwrap();
-    c.find(Locator::Css("#password"))
-        .await
-        .unwrap()
-        .send_keys(latchkey::demo::DEMO_PASSWORD)
-        .await
-        .unwrap();
+    c.find(Locator::Css("#username")).await.unwrap().send_keys(latchkey::demo::DEMO_USER).await.unwrap();
+    c.find(Locator::Css("#password")).await.unwrap().send_keys(latchkey::demo::DEMO_PASSWORD).await.unwrap();
     click(&c, "button[type=submit]").await;
     // The consent page names the client and each scope in words.
-    c.wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css("button[value=allow]"))
-        .await
-        .unwrap();
+    c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("button[value=allow]")).await.unwrap();
     let consent = wait_text(&c, "Latchkey Demo Client").await;
-    assert!(
-        consent.contains("See your username and profile") && consent.contains("Read your notes"),
-        "{consent}"
-    );
+    assert!(consent.contains("See your username and profile") && consent.contains("Read your notes"), "{consent}");
     snapshot(&c, "consent").await;
     click(&c, "button[value=allow]").await;
     // (B)-(D) Back at the client, which holds tokens.
-    c.wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css("#call-profile"))
-        .await
-        .unwrap();
-    assert!(
-        c.current_url()
-            .await
-            .unwrap()
-            .as_str()
-            .starts_with(&demo.client_url)
-    );
+    c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("#call-profile")).await.unwrap();
+    assert!(c.current_url().await.unwrap().as_str().starts_with(&demo.client_url));
     let text = wait_text(&c, "Token request").await;
     assert!(text.contains("access_token"), "{text}");
     // (E)-(F) The protected data.
@@ -193,10 +146,7 @@ async fn demo_in_a_browser_log_in_allow_see_protected_data_expire_refresh() {
     wait_text(&c, "Refresh: the client used its refresh token").await;
     click(&c, "#call-profile").await;
     // The call after the refresh succeeds again: a second 200 in the log.
-    wait_until(&c, "a second successful call", |t| {
-        t.matches("GET /api/profile → 200 OK").count() == 2
-    })
-    .await;
+    wait_until(&c, "a second successful call", |t| t.matches("GET /api/profile → 200 OK").count() == 2).await;
     snapshot(&c, "client").await;
     c.close().await.unwrap();
     demo.stop();

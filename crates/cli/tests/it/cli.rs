@@ -13,45 +13,25 @@ const BIN: &str = env!("CARGO_BIN_EXE_latchkey");
 
 fn latchkey(dir: &std::path::Path, args: &[&str]) -> Command {
     let mut c = Command::new(BIN);
-    c.current_dir(dir)
-        .args(args)
-        .env_remove("LATCHKEY_DATABASE_URL")
-        .env("LATCHKEY_LOG", "warn");
+    c.current_dir(dir).args(args).env_remove("LATCHKEY_DATABASE_URL").env("LATCHKEY_LOG", "warn");
     c
 }
 
 fn run_ok(dir: &std::path::Path, args: &[&str], stdin: Option<&str>) -> String {
-    let mut child = latchkey(dir, args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child =
+        latchkey(dir, args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
     } else {
         drop(child.stdin.take());
     }
     let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 struct Served(Child);
@@ -73,16 +53,8 @@ async fn serve(dir: &std::path::Path) -> (Served, String) {
     let url = format!("http://localhost:{port}");
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let start = Instant::now();
-    while http
-        .get(format!("http://127.0.0.1:{port}/healthz"))
-        .send()
-        .await
-        .is_err()
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "server did not start"
-        );
+    while http.get(format!("http://127.0.0.1:{port}/healthz")).send().await.is_err() {
+        assert!(start.elapsed() < Duration::from_secs(20), "server did not start");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     (Served(child), url)
@@ -93,24 +65,9 @@ async fn cli_clients_and_users_are_seen_by_a_running_server_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let (_server, url) = serve(dir.path()).await;
     // Added after the server started, through the same default database file.
-    let out = run_ok(
-        dir.path(),
-        &[
-            "clients",
-            "add",
-            "--name",
-            "Machine",
-            "--scope",
-            "notes:read",
-            "--json",
-        ],
-        None,
-    );
+    let out = run_ok(dir.path(), &["clients", "add", "--name", "Machine", "--scope", "notes:read", "--json"], None);
     let creds: Value = serde_json::from_str(&out).unwrap();
-    let (id, secret) = (
-        creds["client_id"].as_str().unwrap(),
-        creds["client_secret"].as_str().unwrap(),
-    );
+    let (id, secret) = (creds["client_id"].as_str().unwrap(), creds["client_secret"].as_str().unwrap());
     assert!(secret.starts_with("lks_"));
     // The secret is stored only as a hash.
     let db = std::fs::read(dir.path().join("latchkey.db")).unwrap();
@@ -118,16 +75,7 @@ async fn cli_clients_and_users_are_seen_by_a_running_server_at_once() {
 
     let out = run_ok(
         dir.path(),
-        &[
-            "token",
-            "--issuer",
-            &url,
-            "--client-id",
-            id,
-            "--client-secret",
-            secret,
-            "--client-credentials",
-        ],
+        &["token", "--issuer", &url, "--client-id", id, "--client-secret", secret, "--client-credentials"],
         None,
     );
     let tokens: Value = serde_json::from_str(&out).unwrap();
@@ -137,24 +85,11 @@ async fn cli_clients_and_users_are_seen_by_a_running_server_at_once() {
     assert!(list.contains(id));
     let shown = run_ok(dir.path(), &["clients", "show", id], None);
     assert!(shown.contains("Machine"));
-    let rotated: Value = serde_json::from_str(&run_ok(
-        dir.path(),
-        &["clients", "rotate-secret", id, "--json"],
-        None,
-    ))
-    .unwrap();
+    let rotated: Value =
+        serde_json::from_str(&run_ok(dir.path(), &["clients", "rotate-secret", id, "--json"], None)).unwrap();
     let out = latchkey(
         dir.path(),
-        &[
-            "token",
-            "--issuer",
-            &url,
-            "--client-id",
-            id,
-            "--client-secret",
-            secret,
-            "--client-credentials",
-        ],
+        &["token", "--issuer", &url, "--client-id", id, "--client-secret", secret, "--client-credentials"],
     )
     .output()
     .unwrap();
@@ -163,43 +98,17 @@ async fn cli_clients_and_users_are_seen_by_a_running_server_at_once() {
     let new_secret = rotated["client_secret"].as_str().unwrap();
     run_ok(
         dir.path(),
-        &[
-            "token",
-            "--issuer",
-            &url,
-            "--client-id",
-            id,
-            "--client-secret",
-            new_secret,
-            "--client-credentials",
-        ],
+        &["token", "--issuer", &url, "--client-id", id, "--client-secret", new_secret, "--client-credentials"],
         None,
     );
     run_ok(dir.path(), &["clients", "remove", id], None);
-    assert!(
-        !latchkey(dir.path(), &["clients", "show", id])
-            .output()
-            .unwrap()
-            .status
-            .success()
-    );
+    assert!(!latchkey(dir.path(), &["clients", "show", id]).output().unwrap().status.success());
 
-    run_ok(
-        dir.path(),
-        &["users", "add", "bob", "--password-stdin"],
-        Some(&format!("{PASSWORD}\n")),
-    );
+    run_ok(dir.path(), &["users", "add", "bob", "--password-stdin"], Some(&format!("{PASSWORD}\n")));
     assert!(run_ok(dir.path(), &["users", "list"], None).contains("bob"));
-    let out = latchkey(dir.path(), &["users", "add", "bob", "--password-stdin"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = latchkey(dir.path(), &["users", "add", "bob", "--password-stdin"]).stdin(Stdio::null()).output().unwrap();
     assert!(!out.status.success());
-    run_ok(
-        dir.path(),
-        &["users", "passwd", "bob", "--password-stdin"],
-        Some("another password\n"),
-    );
+    run_ok(dir.path(), &["users", "passwd", "bob", "--password-stdin"], Some("another password\n"));
     run_ok(dir.path(), &["users", "remove", "bob"], None);
 }
 
@@ -211,22 +120,11 @@ async fn cli_bad_settings_fail_with_one_line_naming_the_setting() {
         (&["serve", "--bind", "nowhere"], &[], "bind"),
         (&["serve", "--issuer", "ftp://x"], &[], "issuer"),
         (&["migrate"], &[("LATCHKEY_CODE_TTL", "600")], "code_ttl"),
-        (
-            &["migrate"],
-            &[("LATCHKEY_ACCESS_TOKEN_TTL", "soon")],
-            "ACCESS_TOKEN_TTL",
-        ),
-        (
-            &["--config", "/nonexistent/latchkey.toml", "migrate"],
-            &[],
-            "config",
-        ),
+        (&["migrate"], &[("LATCHKEY_ACCESS_TOKEN_TTL", "soon")], "ACCESS_TOKEN_TTL"),
+        (&["--config", "/nonexistent/latchkey.toml", "migrate"], &[], "config"),
     ];
     for (args, env, name) in cases {
-        let out = latchkey(dir.path(), args)
-            .envs(env.iter().copied())
-            .output()
-            .unwrap();
+        let out = latchkey(dir.path(), args).envs(env.iter().copied()).output().unwrap();
         assert!(!out.status.success(), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(err.trim().lines().count(), 1, "{err}");
@@ -234,21 +132,11 @@ async fn cli_bad_settings_fail_with_one_line_naming_the_setting() {
     }
     let file = dir.path().join("latchkey.toml");
     std::fs::write(&file, "code_tll = 30\n").unwrap();
-    let out = latchkey(dir.path(), &["--config", file.to_str().unwrap(), "migrate"])
-        .output()
-        .unwrap();
+    let out = latchkey(dir.path(), &["--config", file.to_str().unwrap(), "migrate"]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("code_tll"));
-    std::fs::write(
-        &file,
-        "code_ttl = 30\ndatabase_url = \"sqlite://from-file.db\"\n",
-    )
-    .unwrap();
-    run_ok(
-        dir.path(),
-        &["--config", file.to_str().unwrap(), "migrate"],
-        None,
-    );
+    std::fs::write(&file, "code_ttl = 30\ndatabase_url = \"sqlite://from-file.db\"\n").unwrap();
+    run_ok(dir.path(), &["--config", file.to_str().unwrap(), "migrate"], None);
     assert!(dir.path().join("from-file.db").exists());
 }
 
@@ -258,55 +146,24 @@ async fn rfc8252_latchkey_token_gets_tokens_through_a_loopback_redirect() {
     let (_server, url) = serve(dir.path()).await;
     let out = run_ok(
         dir.path(),
-        &[
-            "clients",
-            "add",
-            "--name",
-            "CLI",
-            "--public",
-            "--redirect-uri",
-            "http://127.0.0.1/callback",
-            "--json",
-        ],
+        &["clients", "add", "--name", "CLI", "--public", "--redirect-uri", "http://127.0.0.1/callback", "--json"],
         None,
     );
-    let id = serde_json::from_str::<Value>(&out).unwrap()["client_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    run_ok(
-        dir.path(),
-        &["users", "add", "carol", "--password-stdin"],
-        Some(PASSWORD),
-    );
+    let id = serde_json::from_str::<Value>(&out).unwrap()["client_id"].as_str().unwrap().to_owned();
+    run_ok(dir.path(), &["users", "add", "carol", "--password-stdin"], Some(PASSWORD));
 
-    let mut child = latchkey(
-        dir.path(),
-        &[
-            "token",
-            "--issuer",
-            &url,
-            "--client-id",
-            &id,
-            "--scope",
-            "profile",
-            "--no-browser",
-        ],
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
+    let mut child =
+        latchkey(dir.path(), &["token", "--issuer", &url, "--client-id", &id, "--scope", "profile", "--no-browser"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
     let stderr = child.stderr.take().unwrap();
     let auth_url = tokio::task::spawn_blocking(move || {
         BufReader::new(stderr)
             .lines()
             .map_while(Result::ok)
-            .find_map(|l| {
-                l.trim()
-                    .strip_prefix("http")
-                    .map(|rest| format!("http{rest}"))
-            })
+            .find_map(|l| l.trim().strip_prefix("http").map(|rest| format!("http{rest}")))
     })
     .await
     .unwrap()
@@ -318,10 +175,7 @@ async fn rfc8252_latchkey_token_gets_tokens_through_a_loopback_redirect() {
         .no_proxy()
         .build()
         .unwrap();
-    let browser = Browser {
-        http,
-        base: url.clone(),
-    };
+    let browser = Browser { http, base: url.clone() };
     let page = browser.get(&auth_url).await.text().await.unwrap();
     let res = browser.login(&page, "carol", PASSWORD).await;
     let page = browser.get(&location(&res)).await.text().await.unwrap();
@@ -330,9 +184,7 @@ async fn rfc8252_latchkey_token_gets_tokens_through_a_loopback_redirect() {
     assert!(redirect.starts_with("http://127.0.0.1:"), "{redirect}");
     let res = browser.get(&redirect).await;
     assert_eq!(res.status(), StatusCode::OK);
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-        .await
-        .unwrap();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
     assert!(out.status.success());
     let tokens: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(tokens["scope"], "profile");

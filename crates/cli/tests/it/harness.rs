@@ -47,40 +47,25 @@ impl TestServer {
     pub async fn start_with(tweak: impl FnOnce(&mut Settings)) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let db_url = format!("sqlite://{}", dir.path().join("latchkey.db").display());
-        let store = Store::connect(&db_url, &StoreOptions::default())
-            .await
-            .unwrap();
+        let store = Store::connect(&db_url, &StoreOptions::default()).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
         let mut settings = Settings::new(url.clone());
         tweak(&mut settings);
         let clock = ManualClock::default();
-        let auth = AuthServer::new(store, settings, Arc::new(clock.clone()))
-            .await
-            .unwrap();
+        let auth = AuthServer::new(store, settings, Arc::new(clock.clone())).await.unwrap();
         let state = AppState::new(auth.clone()).unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(latchkey_server::serve(listener, state, async move {
             let _ = rx.await;
         }));
-        TestServer {
-            url,
-            auth,
-            clock,
-            db_url,
-            _dir: dir,
-            shutdown: Some(tx),
-        }
+        TestServer { url, auth, clock, db_url, _dir: dir, shutdown: Some(tx) }
     }
 
     pub async fn client_with(&self, req: NewClient) -> TestClient {
         let redirect_uri = req.redirect_uris.first().cloned().unwrap_or_default();
         let issued = self.auth.add_client(req).await.unwrap();
-        TestClient {
-            id: issued.client.id,
-            secret: issued.secret.map(|s| s.expose().to_owned()),
-            redirect_uri,
-        }
+        TestClient { id: issued.client.id, secret: issued.secret.map(|s| s.expose().to_owned()), redirect_uri }
     }
 
     /// A confidential client with code, refresh and client-credentials grants.
@@ -88,11 +73,7 @@ impl TestServer {
         self.client_with(NewClient {
             name: "Test <App>".into(),
             redirect_uris: vec!["https://app.example/cb".into()],
-            grant_types: vec![
-                GrantType::AuthorizationCode,
-                GrantType::RefreshToken,
-                GrantType::ClientCredentials,
-            ],
+            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken, GrantType::ClientCredentials],
             ..NewClient::default()
         })
         .await
@@ -109,10 +90,7 @@ impl TestServer {
     }
 
     pub async fn user(&self, name: &str) {
-        self.auth
-            .add_user(name, &Password::new(PASSWORD))
-            .await
-            .unwrap();
+        self.auth.add_user(name, &Password::new(PASSWORD)).await.unwrap();
     }
 
     pub fn browser(&self) -> Browser {
@@ -122,18 +100,11 @@ impl TestServer {
             .no_proxy()
             .build()
             .unwrap();
-        Browser {
-            http,
-            base: self.url.clone(),
-        }
+        Browser { http, base: self.url.clone() }
     }
 
     pub fn http(&self) -> reqwest::Client {
-        reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .build()
-            .unwrap()
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).no_proxy().build().unwrap()
     }
 
     /// POST /token with a form and optional Basic credentials.
@@ -190,26 +161,17 @@ pub fn authorize_query(client: &TestClient, overrides: &[(&str, &str)]) -> Strin
             pairs.push(((*k).into(), (*v).into()));
         }
     }
-    form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish()
+    form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
 }
 
 /// A query parameter of a URL.
 pub fn param(url: &str, name: &str) -> Option<String> {
     let query = url.split_once('?')?.1;
-    form_urlencoded::parse(query.as_bytes())
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
+    form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
 
 pub fn location(res: &reqwest::Response) -> String {
-    res.headers()
-        .get("location")
-        .expect("a Location header")
-        .to_str()
-        .unwrap()
-        .to_owned()
+    res.headers().get("location").expect("a Location header").to_str().unwrap().to_owned()
 }
 
 pub struct Browser {
@@ -237,35 +199,21 @@ fn unescape(s: &str) -> String {
 
 impl Browser {
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        let url = if path.starts_with("http") {
-            path.to_owned()
-        } else {
-            format!("{}{path}", self.base)
-        };
+        let url = if path.starts_with("http") { path.to_owned() } else { format!("{}{path}", self.base) };
         self.http.get(url).send().await.unwrap()
     }
 
     pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        self.http
-            .post(format!("{}{path}", self.base))
-            .form(form)
-            .send()
-            .await
-            .unwrap()
+        self.http.post(format!("{}{path}", self.base)).form(form).send().await.unwrap()
     }
 
     /// Submits the login form found on `page`.
     pub async fn login(&self, page: &str, username: &str, password: &str) -> reqwest::Response {
         let csrf = field(page, "csrf").expect("csrf field");
-        let request = field(page, "request").unwrap_or_default();
+        let return_to = field(page, "return_to").unwrap_or_default();
         self.post(
             "/login",
-            &[
-                ("csrf", &csrf),
-                ("request", &request),
-                ("username", username),
-                ("password", password),
-            ],
+            &[("csrf", &csrf), ("return_to", &return_to), ("username", username), ("password", password)],
         )
         .await
     }
@@ -274,15 +222,7 @@ impl Browser {
     pub async fn decide(&self, page: &str, decision: &str) -> reqwest::Response {
         let csrf = field(page, "csrf").expect("csrf field");
         let request = field(page, "request").expect("request field");
-        self.post(
-            "/consent",
-            &[
-                ("csrf", &csrf),
-                ("request", &request),
-                ("decision", decision),
-            ],
-        )
-        .await
+        self.post("/consent", &[("csrf", &csrf), ("request", &request), ("decision", decision)]).await
     }
 
     /// The whole browser dance: authorize, log in if asked, allow if asked. Returns the
@@ -318,14 +258,8 @@ impl Browser {
 pub fn jwt_parts(token: &str) -> (Value, Value) {
     use base64::Engine;
     let mut it = token.split('.');
-    let dec = |s: &str| {
-        serde_json::from_slice(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(s)
-                .unwrap(),
-        )
-        .unwrap()
-    };
+    let dec =
+        |s: &str| serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap()).unwrap();
     (dec(it.next().unwrap()), dec(it.next().unwrap()))
 }
 

@@ -23,9 +23,7 @@ struct Api {
 async fn api() -> Api {
     let t = TestServer::start().await;
     let auth = BearerAuth::new(BearerConfig::new(t.url.clone(), t.url.clone()));
-    let app = Router::new()
-        .route("/profile", get(profile))
-        .with_state(auth);
+    let app = Router::new().route("/profile", get(profile)).with_state(auth);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -45,10 +43,7 @@ impl Api {
         let client = self.t.confidential_client().await;
         let body: Value = self
             .t
-            .token(
-                &client,
-                &[("grant_type", "client_credentials"), ("scope", scope)],
-            )
+            .token(&client, &[("grant_type", "client_credentials"), ("scope", scope)])
             .await
             .json()
             .await
@@ -58,32 +53,21 @@ impl Api {
 
     /// Signs arbitrary claims with the server's own key (to build expired or odd tokens).
     async fn forge(&self, typ: &str, claims: Value) -> String {
-        let key = &self.t.auth.store().signing_keys().await.unwrap()[0];
+        let key = &self.t.auth.store().signing_keys(0).await.unwrap()[0];
         let mut header = Header::new(Algorithm::ES256);
         header.typ = Some(typ.into());
         header.kid = Some(key.kid.clone());
-        jsonwebtoken::encode(
-            &header,
-            &claims,
-            &EncodingKey::from_ec_der(&key.private_der),
-        )
-        .unwrap()
+        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ec_der(&key.private_der)).unwrap()
     }
 
     fn claims(&self, exp_offset: i64) -> Value {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
         json!({ "iss": self.t.url, "sub": "u1", "aud": self.t.url, "client_id": "c", "scope": "profile", "iat": now - 10, "exp": now + exp_offset, "jti": "j" })
     }
 }
 
 fn challenge(res: &reqwest::Response) -> String {
-    res.headers()["www-authenticate"]
-        .to_str()
-        .unwrap()
-        .to_owned()
+    res.headers()["www-authenticate"].to_str().unwrap().to_owned()
 }
 
 #[tokio::test]
@@ -95,10 +79,7 @@ async fn rfc6750_2_1_valid_bearer_token_reaches_the_handler() {
     let body: Value = res.json().await.unwrap();
     assert!(body["sub"].is_string());
     // The scheme is case-insensitive.
-    assert_eq!(
-        api.call(Some(&format!("bearer {token}"))).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(api.call(Some(&format!("bearer {token}"))).await.status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -109,20 +90,11 @@ async fn rfc6750_3_1_no_credentials_get_a_bare_challenge() {
     assert_eq!(challenge(&res), r#"Bearer realm="api""#);
     // §2.3 query tokens are not accepted: still no credentials.
     let token = api.token("profile").await;
-    let res = api
-        .t
-        .http()
-        .get(format!("{}/profile?access_token={token}", api.url))
-        .send()
-        .await
-        .unwrap();
+    let res = api.t.http().get(format!("{}/profile?access_token={token}", api.url)).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(challenge(&res), r#"Bearer realm="api""#);
     // Another scheme is no bearer credential either.
-    assert_eq!(
-        challenge(&api.call(Some("Basic YTpi")).await),
-        r#"Bearer realm="api""#
-    );
+    assert_eq!(challenge(&api.call(Some("Basic YTpi")).await), r#"Bearer realm="api""#);
 }
 
 #[tokio::test]
@@ -156,45 +128,20 @@ async fn rfc6750_3_1_bad_tokens_are_401_invalid_token() {
     // alg none, and HS256 "signed" with the public key (algorithm confusion).
     use base64::Engine;
     let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
-    let kid = api.t.auth.keys().jwks().keys[0]
-        .common
-        .key_id
-        .clone()
-        .unwrap();
-    let none = format!(
-        "{}.{}.",
-        b64(&json!({"alg":"none","typ":"at+jwt","kid":kid})),
-        b64(&api.claims(600))
-    );
-    let jwks_text = api
-        .t
-        .http()
-        .get(format!("{}/jwks.json", api.t.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let kid = api.t.auth.keys().jwks(api.t.auth.now()).await.unwrap().keys[0].common.key_id.clone().unwrap();
+    let none = format!("{}.{}.", b64(&json!({"alg":"none","typ":"at+jwt","kid":kid})), b64(&api.claims(600)));
+    let jwks_text = api.t.http().get(format!("{}/jwks.json", api.t.url)).send().await.unwrap().text().await.unwrap();
     let mut hs = Header::new(Algorithm::HS256);
     hs.typ = Some("at+jwt".into());
     hs.kid = Some(kid.clone());
-    let confused = jsonwebtoken::encode(
-        &hs,
-        &api.claims(600),
-        &EncodingKey::from_secret(jwks_text.as_bytes()).unwrap(),
-    )
-    .unwrap();
+    let confused =
+        jsonwebtoken::encode(&hs, &api.claims(600), &EncodingKey::from_secret(jwks_text.as_bytes()).unwrap()).unwrap();
     let mut foreign = Header::new(Algorithm::ES256);
     foreign.typ = Some("at+jwt".into());
     foreign.kid = Some("someone-elses-key".into());
-    let key = &api.t.auth.store().signing_keys().await.unwrap()[0];
-    let foreign = jsonwebtoken::encode(
-        &foreign,
-        &api.claims(600),
-        &EncodingKey::from_ec_der(&key.private_der),
-    )
-    .unwrap();
+    let key = &api.t.auth.store().signing_keys(0).await.unwrap()[0];
+    let foreign =
+        jsonwebtoken::encode(&foreign, &api.claims(600), &EncodingKey::from_ec_der(&key.private_der)).unwrap();
 
     for (name, token) in [
         ("garbage", "not-a-jwt".to_owned()),
@@ -210,11 +157,7 @@ async fn rfc6750_3_1_bad_tokens_are_401_invalid_token() {
     ] {
         let res = api.call(Some(&format!("Bearer {token}"))).await;
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{name}");
-        assert!(
-            challenge(&res).contains(r#"error="invalid_token""#),
-            "{name}: {}",
-            challenge(&res)
-        );
+        assert!(challenge(&res).contains(r#"error="invalid_token""#), "{name}: {}", challenge(&res));
     }
 }
 
@@ -225,8 +168,5 @@ async fn rfc6750_3_1_missing_scope_is_403_insufficient_scope() {
     let res = api.call(Some(&format!("Bearer {token}"))).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let c = challenge(&res);
-    assert!(
-        c.contains(r#"error="insufficient_scope""#) && c.contains(r#"scope="profile""#),
-        "{c}"
-    );
+    assert!(c.contains(r#"error="insufficient_scope""#) && c.contains(r#"scope="profile""#), "{c}");
 }

@@ -40,10 +40,7 @@ async fn rfc6749_4_1_3_code_exchange_gives_rfc9068_tokens_with_no_store() {
     assert_eq!(claims["aud"], t.url.as_str());
     assert_eq!(claims["client_id"], client.id.as_str());
     assert_eq!(claims["scope"], "notes:read notes:write profile");
-    assert_eq!(
-        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
-        600
-    );
+    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 600);
     assert!(claims["jti"].is_string());
 }
 
@@ -53,24 +50,13 @@ async fn rfc6749_4_1_2_code_reuse_fails_and_revokes_tokens_issued_from_it() {
     let client = t.confidential_client().await;
     t.user("alice").await;
     let code = t.code_for(&client, "alice").await;
-    let first: Value = t
-        .token(&client, &code_form(&code, &client))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let first: Value = t.token(&client, &code_form(&code, &client)).await.json().await.unwrap();
     let second = t.token(&client, &code_form(&code, &client)).await;
     assert_eq!(second.status(), StatusCode::BAD_REQUEST);
     assert_eq!(error_code(second).await, "invalid_grant");
     // The refresh token issued from the code is revoked.
     let res = t
-        .token(
-            &client,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", first["refresh_token"].as_str().unwrap()),
-            ],
-        )
+        .token(&client, &[("grant_type", "refresh_token"), ("refresh_token", first["refresh_token"].as_str().unwrap())])
         .await;
     assert_eq!(error_code(res).await, "invalid_grant");
 }
@@ -84,11 +70,7 @@ async fn rfc6749_4_1_2_racing_redemptions_never_both_succeed() {
         let code = t.code_for(&client, "alice").await;
         let form = code_form(&code, &client);
         let attempts = (0..6).map(|_| t.token(&client, &form)).collect();
-        let results: Vec<StatusCode> = join_all(attempts)
-            .await
-            .iter()
-            .map(|r| r.status())
-            .collect();
+        let results: Vec<StatusCode> = join_all(attempts).await.iter().map(|r| r.status()).collect();
         let ok = results.iter().filter(|s| **s == StatusCode::OK).count();
         assert_eq!(ok, 1, "{results:?}");
     }
@@ -110,11 +92,7 @@ async fn join_all<F: std::future::Future>(futs: Vec<F>) -> Vec<F::Output> {
                 }
             }
         }
-        if pending {
-            Poll::Pending
-        } else {
-            Poll::Ready(out.drain(..).map(|o| o.unwrap()).collect())
-        }
+        if pending { Poll::Pending } else { Poll::Ready(out.drain(..).map(|o| o.unwrap()).collect()) }
     })
     .await
 }
@@ -138,16 +116,10 @@ async fn rfc6749_4_1_3_code_is_bound_to_client_redirect_uri_and_verifier() {
     t.user("alice").await;
     let code = t.code_for(&client, "alice").await;
     // Another client: invalid_grant, and the code stays usable by its owner.
-    assert_eq!(
-        error_code(t.token(&other, &code_form(&code, &client)).await).await,
-        "invalid_grant"
-    );
+    assert_eq!(error_code(t.token(&other, &code_form(&code, &client)).await).await, "invalid_grant");
     let mut form = code_form(&code, &client);
     form[2] = ("redirect_uri", "https://app.example/other");
-    assert_eq!(
-        error_code(t.token(&client, &form).await).await,
-        "invalid_grant"
-    );
+    assert_eq!(error_code(t.token(&client, &form).await).await, "invalid_grant");
     let mut form = code_form(&code, &client);
     form.remove(2);
     assert_eq!(
@@ -156,26 +128,12 @@ async fn rfc6749_4_1_3_code_is_bound_to_client_redirect_uri_and_verifier() {
         "§4.1.3 redirect_uri required when it was sent"
     );
     let mut form = code_form(&code, &client);
-    form[3] = (
-        "code_verifier",
-        "wrong-verifier-wrong-verifier-wrong-verifier-0",
-    );
-    assert_eq!(
-        error_code(t.token(&client, &form).await).await,
-        "invalid_grant",
-        "RFC 7636 §4.6"
-    );
+    form[3] = ("code_verifier", "wrong-verifier-wrong-verifier-wrong-verifier-0");
+    assert_eq!(error_code(t.token(&client, &form).await).await, "invalid_grant", "RFC 7636 §4.6");
     let mut form = code_form(&code, &client);
     form.remove(3);
-    assert_eq!(
-        error_code(t.token(&client, &form).await).await,
-        "invalid_grant",
-        "RFC 9700 §2.1.1: no PKCE downgrade"
-    );
-    assert_eq!(
-        t.token(&client, &code_form(&code, &client)).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(error_code(t.token(&client, &form).await).await, "invalid_grant", "RFC 9700 §2.1.1: no PKCE downgrade");
+    assert_eq!(t.token(&client, &code_form(&code, &client)).await.status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -194,16 +152,7 @@ async fn rfc6749_6_refresh_rotates_and_may_narrow_never_widen() {
     t.user("alice").await;
     let first = t.tokens_for(&client, "alice").await;
     let rt1 = first["refresh_token"].as_str().unwrap();
-    let res = t
-        .token(
-            &client,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", rt1),
-                ("scope", "profile"),
-            ],
-        )
-        .await;
+    let res = t.token(&client, &[("grant_type", "refresh_token"), ("refresh_token", rt1), ("scope", "profile")]).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["cache-control"], "no-store");
     let second: Value = res.json().await.unwrap();
@@ -212,14 +161,7 @@ async fn rfc6749_6_refresh_rotates_and_may_narrow_never_widen() {
     assert_ne!(rt1, rt2, "rotated");
     // The successor keeps the original grant: it may ask for all of it again.
     let res = t
-        .token(
-            &client,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", rt2),
-                ("scope", "profile notes:read"),
-            ],
-        )
+        .token(&client, &[("grant_type", "refresh_token"), ("refresh_token", rt2), ("scope", "profile notes:read")])
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let third: Value = res.json().await.unwrap();
@@ -244,37 +186,16 @@ async fn rfc9700_4_14_2_reuse_of_a_rotated_refresh_token_revokes_the_family() {
     t.user("alice").await;
     let first = t.tokens_for(&client, "alice").await;
     let rt1 = first["refresh_token"].as_str().unwrap();
-    let second: Value = t
-        .token(
-            &client,
-            &[("grant_type", "refresh_token"), ("refresh_token", rt1)],
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let second: Value =
+        t.token(&client, &[("grant_type", "refresh_token"), ("refresh_token", rt1)]).await.json().await.unwrap();
     let rt2 = second["refresh_token"].as_str().unwrap();
     // The attacker (or a lost response) replays rt1: refused, and rt2 dies with it.
     assert_eq!(
-        error_code(
-            t.token(
-                &client,
-                &[("grant_type", "refresh_token"), ("refresh_token", rt1)]
-            )
-            .await
-        )
-        .await,
+        error_code(t.token(&client, &[("grant_type", "refresh_token"), ("refresh_token", rt1)]).await).await,
         "invalid_grant"
     );
     assert_eq!(
-        error_code(
-            t.token(
-                &client,
-                &[("grant_type", "refresh_token"), ("refresh_token", rt2)]
-            )
-            .await
-        )
-        .await,
+        error_code(t.token(&client, &[("grant_type", "refresh_token"), ("refresh_token", rt2)]).await).await,
         "invalid_grant"
     );
 }
@@ -288,23 +209,11 @@ async fn rfc6749_6_refresh_token_is_bound_to_its_client() {
     let first = t.tokens_for(&client, "alice").await;
     let rt = first["refresh_token"].as_str().unwrap();
     assert_eq!(
-        error_code(
-            t.token(
-                &other,
-                &[("grant_type", "refresh_token"), ("refresh_token", rt)]
-            )
-            .await
-        )
-        .await,
+        error_code(t.token(&other, &[("grant_type", "refresh_token"), ("refresh_token", rt)]).await).await,
         "invalid_grant"
     );
     assert_eq!(
-        t.token(
-            &client,
-            &[("grant_type", "refresh_token"), ("refresh_token", rt)]
-        )
-        .await
-        .status(),
+        t.token(&client, &[("grant_type", "refresh_token"), ("refresh_token", rt)]).await.status(),
         StatusCode::OK,
         "unharmed"
     );
@@ -314,31 +223,14 @@ async fn rfc6749_6_refresh_token_is_bound_to_its_client() {
 async fn rfc6749_4_4_client_credentials_gives_no_refresh_token() {
     let t = TestServer::start().await;
     let client = t.confidential_client().await;
-    let res = t
-        .token(
-            &client,
-            &[
-                ("grant_type", "client_credentials"),
-                ("scope", "notes:read"),
-            ],
-        )
-        .await;
+    let res = t.token(&client, &[("grant_type", "client_credentials"), ("scope", "notes:read")]).await;
     assert_eq!(res.status(), StatusCode::OK);
     let body: Value = res.json().await.unwrap();
     assert!(body.get("refresh_token").is_none(), "§4.4.3");
     assert_eq!(body["scope"], "notes:read");
     let (_, claims) = jwt_parts(body["access_token"].as_str().unwrap());
-    assert_eq!(
-        claims["sub"],
-        client.id.as_str(),
-        "RFC 9068 §2.2: sub is the client"
-    );
-    let res = t
-        .token(
-            &client,
-            &[("grant_type", "client_credentials"), ("scope", "admin")],
-        )
-        .await;
+    assert_eq!(claims["sub"], client.id.as_str(), "RFC 9068 §2.2: sub is the client");
+    let res = t.token(&client, &[("grant_type", "client_credentials"), ("scope", "admin")]).await;
     assert_eq!(error_code(res).await, "invalid_scope");
 }
 
@@ -350,11 +242,7 @@ async fn rfc6749_2_3_1_client_secret_post_and_form_encoded_basic() {
     let res = t
         .http()
         .post(format!("{}/token", t.url))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &client.id),
-            ("client_secret", &secret),
-        ])
+        .form(&[("grant_type", "client_credentials"), ("client_id", &client.id), ("client_secret", &secret)])
         .send()
         .await
         .unwrap();
@@ -374,10 +262,7 @@ async fn rfc6749_2_3_1_client_secret_post_and_form_encoded_basic() {
         .http()
         .post(format!("{}/token", t.url))
         .basic_auth(&client.id, Some(&secret))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_secret", &secret),
-        ])
+        .form(&[("grant_type", "client_credentials"), ("client_secret", &secret)])
         .send()
         .await
         .unwrap();
@@ -390,30 +275,14 @@ async fn rfc6749_5_2_failed_client_authentication_is_401_with_www_authenticate()
     let mut client = t.confidential_client().await;
     for secret in [Some("wrong".to_owned()), None] {
         client.secret = secret;
-        let res = t
-            .token(&client, &[("grant_type", "client_credentials")])
-            .await;
+        let res = t.token(&client, &[("grant_type", "client_credentials")]).await;
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-        assert!(
-            res.headers()["www-authenticate"]
-                .to_str()
-                .unwrap()
-                .starts_with("Basic")
-        );
+        assert!(res.headers()["www-authenticate"].to_str().unwrap().starts_with("Basic"));
         assert_eq!(res.headers()["cache-control"], "no-store");
         assert_eq!(error_code(res).await, "invalid_client");
     }
-    let unknown = TestClient {
-        id: "nobody".into(),
-        secret: Some("x".into()),
-        redirect_uri: String::new(),
-    };
-    assert_eq!(
-        t.token(&unknown, &[("grant_type", "client_credentials")])
-            .await
-            .status(),
-        StatusCode::UNAUTHORIZED
-    );
+    let unknown = TestClient { id: "nobody".into(), secret: Some("x".into()), redirect_uri: String::new() };
+    assert_eq!(t.token(&unknown, &[("grant_type", "client_credentials")]).await.status(), StatusCode::UNAUTHORIZED);
     let res = t
         .http()
         .post(format!("{}/token", t.url))
@@ -430,15 +299,10 @@ async fn rfc6749_5_2_unsupported_grant_type_and_unauthorized_client() {
     let t = TestServer::start().await;
     let client = t.confidential_client().await;
     for g in ["password", "implicit", "urn:x"] {
-        assert_eq!(
-            error_code(t.token(&client, &[("grant_type", g)]).await).await,
-            "unsupported_grant_type"
-        );
+        assert_eq!(error_code(t.token(&client, &[("grant_type", g)]).await).await, "unsupported_grant_type");
     }
     let public = t.public_client().await;
-    let res = t
-        .token(&public, &[("grant_type", "client_credentials")])
-        .await;
+    let res = t.token(&public, &[("grant_type", "client_credentials")]).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert_eq!(error_code(res).await, "unauthorized_client");
     let code_only = t
@@ -449,12 +313,7 @@ async fn rfc6749_5_2_unsupported_grant_type_and_unauthorized_client() {
             ..NewClient::default()
         })
         .await;
-    let res = t
-        .token(
-            &code_only,
-            &[("grant_type", "refresh_token"), ("refresh_token", "lkr_x")],
-        )
-        .await;
+    let res = t.token(&code_only, &[("grant_type", "refresh_token"), ("refresh_token", "lkr_x")]).await;
     assert_eq!(error_code(res).await, "unauthorized_client");
 }
 
@@ -462,12 +321,7 @@ async fn rfc6749_5_2_unsupported_grant_type_and_unauthorized_client() {
 async fn rfc6749_3_2_only_post_with_a_form_body() {
     let t = TestServer::start().await;
     let client = t.confidential_client().await;
-    let res = t
-        .http()
-        .get(format!("{}/token?grant_type=client_credentials", t.url))
-        .send()
-        .await
-        .unwrap();
+    let res = t.http().get(format!("{}/token?grant_type=client_credentials", t.url)).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(error_code(res).await, "invalid_request");
     let res = t
@@ -513,31 +367,11 @@ async fn rfc6749_3_1_repeated_parameter_at_the_token_endpoint_is_invalid_request
 async fn rfc6749_5_2_missing_parameters_are_invalid_request() {
     let t = TestServer::start().await;
     let client = t.confidential_client().await;
+    assert_eq!(error_code(t.token(&client, &[]).await).await, "invalid_request");
+    assert_eq!(error_code(t.token(&client, &[("grant_type", "authorization_code")]).await).await, "invalid_request");
+    assert_eq!(error_code(t.token(&client, &[("grant_type", "refresh_token")]).await).await, "invalid_request");
     assert_eq!(
-        error_code(t.token(&client, &[]).await).await,
-        "invalid_request"
-    );
-    assert_eq!(
-        error_code(
-            t.token(&client, &[("grant_type", "authorization_code")])
-                .await
-        )
-        .await,
-        "invalid_request"
-    );
-    assert_eq!(
-        error_code(t.token(&client, &[("grant_type", "refresh_token")]).await).await,
-        "invalid_request"
-    );
-    assert_eq!(
-        error_code(
-            t.token(
-                &client,
-                &[("grant_type", "authorization_code"), ("code", "lkc_nope")]
-            )
-            .await
-        )
-        .await,
+        error_code(t.token(&client, &[("grant_type", "authorization_code"), ("code", "lkc_nope")]).await).await,
         "invalid_grant"
     );
 }

@@ -1,12 +1,11 @@
 //! Authorization code grant, RFC 6749 §4.1.3, with PKCE (RFC 7636 §4.6).
 
 use latchkey_protocol::OAuthError;
-use latchkey_protocol::client::{Client, GrantType};
-use latchkey_protocol::secret::{AuthorizationCode, RefreshToken, SecretHash};
-use latchkey_protocol::token::{self, RefreshGrant, TokenResponse};
-use latchkey_store::NewRefreshToken;
+use latchkey_protocol::client::Client;
+use latchkey_protocol::secret::{AuthorizationCode, SecretHash};
+use latchkey_protocol::token::{self, TokenResponse};
 
-use crate::{AuthServer, FlowError, secrets};
+use crate::{AuthServer, FlowError};
 
 impl AuthServer {
     pub(crate) async fn redeem_code(
@@ -30,34 +29,7 @@ impl AuthServer {
             return Err(self.code_replayed(&hash, now).await);
         }
         let grant = &stored.grant;
-        let (access_token, expires_in) =
-            self.access_token(&grant.user_id, &client.id, &grant.scope)?;
-        let refresh_token = if client.allows_grant(GrantType::RefreshToken) {
-            let token = RefreshToken::new(secrets::new_secret(secrets::REFRESH_PREFIX)?);
-            let row = NewRefreshToken {
-                hash: token.hash(),
-                family_id: secrets::new_id()?,
-                code_hash: Some(hash),
-                grant: RefreshGrant {
-                    client_id: client.id.clone(),
-                    user_id: grant.user_id.clone(),
-                    scope: grant.scope.clone(),
-                    expires_at: now + self.settings.refresh_token_ttl,
-                },
-                created_at: now,
-            };
-            self.store.insert_refresh_token(&row).await?;
-            Some(token.expose().to_owned())
-        } else {
-            None
-        };
-        Ok(TokenResponse {
-            access_token,
-            token_type: "Bearer".into(),
-            expires_in,
-            refresh_token,
-            scope: Some(grant.scope.to_string()),
-        })
+        self.issue_user_tokens(client, &grant.user_id, &grant.scope, Some(hash)).await
     }
 
     /// §4.1.2: "If an authorization code is used more than once, the authorization server

@@ -14,14 +14,11 @@ impl AuthServer {
     ) -> Result<TokenResponse, FlowError> {
         // §4.4: "The client credentials grant type MUST only be used by confidential clients."
         if client.client_type() == ClientType::Public {
-            return Err(OAuthError::unauthorized_client(
-                "public clients cannot use client_credentials",
-            )
-            .into());
+            return Err(OAuthError::unauthorized_client("public clients cannot use client_credentials").into());
         }
         let scope = client.resolve_scope(scope, &self.settings.scope_set())?;
         // RFC 9068 §2.2: for a client acting on its own behalf, `sub` is the client id.
-        let (access_token, expires_in) = self.access_token(&client.id, &client.id, &scope)?;
+        let (access_token, expires_in) = self.access_token(client, &client.id, &scope, None).await?;
         // §4.4.3: "A refresh token SHOULD NOT be included."
         Ok(TokenResponse {
             access_token,

@@ -22,10 +22,7 @@ impl AuthServer {
         };
         // §6: bound to the client; checked first so another client's attempt changes nothing.
         if stored.grant.client_id != client.id {
-            return Err(OAuthError::invalid_grant(
-                "the refresh token was issued to another client",
-            )
-            .into());
+            return Err(OAuthError::invalid_grant("the refresh token was issued to another client").into());
         }
         if stored.revoked_at.is_some() {
             return Err(OAuthError::invalid_grant("the refresh token was revoked").into());
@@ -42,9 +39,7 @@ impl AuthServer {
             hash: successor.hash(),
             family_id: stored.family_id.clone(),
             code_hash: stored.code_hash.clone(),
-            grant: RefreshGrant {
-                ..stored.grant.clone()
-            },
+            grant: RefreshGrant { ..stored.grant.clone() },
             created_at: now,
         };
         if !self.store.rotate_refresh_token(&hash, &row, now).await? {
@@ -52,7 +47,7 @@ impl AuthServer {
             return Err(self.refresh_reused(&stored.family_id, now).await);
         }
         let (access_token, expires_in) =
-            self.access_token(&stored.grant.user_id, &client.id, &access_scope)?;
+            self.access_token(client, &stored.grant.user_id, &access_scope, Some(&stored.family_id)).await?;
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer".into(),
@@ -67,11 +62,7 @@ impl AuthServer {
     async fn refresh_reused(&self, family_id: &str, now: i64) -> FlowError {
         match self.store.revoke_refresh_family(family_id, now).await {
             Ok(n) => {
-                tracing::warn!(
-                    family = family_id,
-                    revoked = n,
-                    "refresh token reused; family revoked"
-                );
+                tracing::warn!(family = family_id, revoked = n, "refresh token reused; family revoked");
                 OAuthError::invalid_grant("the refresh token was already used").into()
             }
             Err(e) => e.into(),

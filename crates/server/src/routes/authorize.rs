@@ -41,13 +41,9 @@ pub async fn current_user(state: &AppState, jar: &CookieJar) -> Result<Option<Us
 pub fn flow_error(state: &AppState, e: FlowError, method_status: StatusCode) -> Response {
     match e {
         FlowError::Authorize(AuthorizeError::Show(e)) => show_error(state, &e),
-        FlowError::Authorize(AuthorizeError::Redirect {
-            redirect_uri,
-            state: client_state,
-            error,
-        }) => redirect(
+        FlowError::Authorize(AuthorizeError::Redirect { redirect_uri, state: client_state, error }) => redirect(
             method_status,
-            &authorize::error_redirect(&redirect_uri, client_state.as_deref(), &error),
+            &authorize::error_redirect(&redirect_uri, client_state.as_deref(), &error, &state.auth.settings().issuer),
         ),
         FlowError::OAuth(e) => show_error(state, &e),
         FlowError::Store(StoreError::Unavailable(cause)) => {
@@ -98,17 +94,13 @@ pub async fn authorize(State(state): State<AppState>, jar: CookieJar, uri: Uri) 
         Ok(AuthorizeOutcome::Redirect(url)) => redirect(StatusCode::FOUND, &url),
         Ok(AuthorizeOutcome::Login { client, .. }) => {
             let form = LoginForm {
-                request: params.to_query(),
+                return_to: format!("/authorize?{}", params.to_query()),
                 client_name: Some(client.name),
                 ..LoginForm::default()
             };
             render_login(&state, jar, StatusCode::OK, form)
         }
-        Ok(AuthorizeOutcome::Consent {
-            request,
-            client,
-            scopes,
-        }) => {
+        Ok(AuthorizeOutcome::Consent { request, client, scopes }) => {
             #[derive(Serialize)]
             struct Ctx {
                 client_name: String,
@@ -141,12 +133,7 @@ pub async fn authorize(State(state): State<AppState>, jar: CookieJar, uri: Uri) 
 }
 
 /// `POST /consent`: the resource owner's Allow or Deny.
-pub async fn consent(
-    State(state): State<AppState>,
-    jar: CookieJar,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+pub async fn consent(State(state): State<AppState>, jar: CookieJar, headers: HeaderMap, body: Body) -> Response {
     let form = match read_form(&headers, body).await {
         Ok(f) => f,
         Err(e) => return show_error(&state, &e),
@@ -172,7 +159,7 @@ pub async fn consent(
         Ok(Some(u)) => u,
         Ok(None) => {
             let form = LoginForm {
-                request: request.to_query(),
+                return_to: format!("/authorize?{}", request.to_query()),
                 error: Some("Your session has ended. Log in again.".into()),
                 ..LoginForm::default()
             };

@@ -18,8 +18,9 @@ use crate::form::read_form;
 /// What the login page shows.
 #[derive(Default)]
 pub struct LoginForm {
-    /// The pending authorization request, as a query string (empty for a plain login).
-    pub request: String,
+    /// Where to go after logging in: a local path (the pending authorization request or
+    /// the device page); empty for a plain login.
+    pub return_to: String,
     /// The client's name, when logging in for one.
     pub client_name: Option<String>,
     /// A message for the user.
@@ -28,16 +29,11 @@ pub struct LoginForm {
     pub username: String,
 }
 
-pub fn render_login(
-    state: &AppState,
-    jar: CookieJar,
-    status: StatusCode,
-    form: LoginForm,
-) -> Response {
+pub fn render_login(state: &AppState, jar: CookieJar, status: StatusCode, form: LoginForm) -> Response {
     #[derive(Serialize)]
     struct Ctx {
         csrf: String,
-        request: String,
+        return_to: String,
         client_name: Option<String>,
         error: Option<String>,
         username: String,
@@ -48,7 +44,7 @@ pub fn render_login(
     };
     let ctx = Ctx {
         csrf,
-        request: form.request,
+        return_to: form.return_to,
         client_name: form.client_name,
         error: form.error,
         username: form.username,
@@ -56,7 +52,7 @@ pub fn render_login(
     (jar, state.pages.render(status, "login.html", ctx)).into_response()
 }
 
-fn message(state: &AppState, jar: CookieJar, title: &str, text: &str, logout: bool) -> Response {
+pub fn message(state: &AppState, jar: CookieJar, title: &str, text: &str, logout: bool) -> Response {
     #[derive(Serialize)]
     struct Ctx<'a> {
         title: &'a str,
@@ -68,44 +64,20 @@ fn message(state: &AppState, jar: CookieJar, title: &str, text: &str, logout: bo
         Ok(x) => x,
         Err(e) => return flow_error(state, e, StatusCode::SEE_OTHER),
     };
-    (
-        jar,
-        state.pages.render(
-            StatusCode::OK,
-            "message.html",
-            Ctx {
-                title,
-                text,
-                logout,
-                csrf,
-            },
-        ),
-    )
-        .into_response()
+    (jar, state.pages.render(StatusCode::OK, "message.html", Ctx { title, text, logout, csrf })).into_response()
 }
 
 /// `GET /login`: the form, or who is logged in.
 pub async fn login_page(State(state): State<AppState>, jar: CookieJar) -> Response {
     match current_user(&state, &jar).await {
-        Ok(Some(user)) => message(
-            &state,
-            jar,
-            "You are logged in",
-            &format!("Logged in as {}.", user.username),
-            true,
-        ),
+        Ok(Some(user)) => message(&state, jar, "You are logged in", &format!("Logged in as {}.", user.username), true),
         Ok(None) => render_login(&state, jar, StatusCode::OK, LoginForm::default()),
         Err(e) => flow_error(&state, e, StatusCode::SEE_OTHER),
     }
 }
 
 /// `POST /login`: checks the password, starts a new session, continues the authorization.
-pub async fn login(
-    State(state): State<AppState>,
-    jar: CookieJar,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+pub async fn login(State(state): State<AppState>, jar: CookieJar, headers: HeaderMap, body: Body) -> Response {
     let form = match read_form(&headers, body).await {
         Ok(f) => f,
         Err(e) => return show_error(&state, &e),
@@ -113,12 +85,10 @@ pub async fn login(
     if !state.cookies.csrf_ok(&jar, form.get("csrf")) {
         return show_error(
             &state,
-            &OAuthError::invalid_request(
-                "the form expired or came from another site; reload the page and try again",
-            ),
+            &OAuthError::invalid_request("the form expired or came from another site; reload the page and try again"),
         );
     }
-    let request = form.get("request").unwrap_or("").to_owned();
+    let return_to = form.get("return_to").unwrap_or("").to_owned();
     let username = form.get("username").unwrap_or("").to_owned();
     let password = Password::new(form.get("password").unwrap_or(""));
     match state.auth.login(&username, &password).await {
@@ -130,54 +100,41 @@ pub async fn login(
                 return flow_error(&state, e, StatusCode::SEE_OTHER);
             }
             let jar = state.cookies.set_session(jar, &token);
-            let next = if request.is_empty() {
-                "/login".to_owned()
-            } else {
-                format!("/authorize?{request}")
-            };
+            let next = if is_local_path(&return_to) { return_to } else { "/login".to_owned() };
             (jar, redirect(StatusCode::SEE_OTHER, &next)).into_response()
         }
         Err(LoginError::BadCredentials) => {
-            let client_name = client_name(&state, &request).await;
-            let form = LoginForm {
-                request,
-                client_name,
-                error: Some("Wrong username or password.".into()),
-                username,
-            };
+            let client_name = client_name(&state, &return_to).await;
+            let form =
+                LoginForm { return_to, client_name, error: Some("Wrong username or password.".into()), username };
             render_login(&state, jar, StatusCode::UNAUTHORIZED, form)
         }
         Err(LoginError::Flow(e)) => flow_error(&state, e, StatusCode::SEE_OTHER),
     }
 }
 
-async fn client_name(state: &AppState, request: &str) -> Option<String> {
-    let params = Params::parse(request.as_bytes()).ok()?;
-    let client = state
-        .auth
-        .store()
-        .client(params.get("client_id")?)
-        .await
-        .ok()??;
+/// Only a path on this server: never `//host`, a scheme, or a backslash trick (no open
+/// redirector, RFC 9700 §4.11).
+fn is_local_path(p: &str) -> bool {
+    p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') && !p.chars().any(char::is_control)
+}
+
+/// The client named by a pending authorization request, for the login page.
+async fn client_name(state: &AppState, return_to: &str) -> Option<String> {
+    let query = return_to.strip_prefix("/authorize?")?;
+    let params = Params::parse(query.as_bytes()).ok()?;
+    let client = state.auth.store().client(params.get("client_id")?).await.ok()??;
     Some(client.name)
 }
 
 /// `POST /logout`.
-pub async fn logout(
-    State(state): State<AppState>,
-    jar: CookieJar,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+pub async fn logout(State(state): State<AppState>, jar: CookieJar, headers: HeaderMap, body: Body) -> Response {
     let form = match read_form(&headers, body).await {
         Ok(f) => f,
         Err(e) => return show_error(&state, &e),
     };
     if !state.cookies.csrf_ok(&jar, form.get("csrf")) {
-        return show_error(
-            &state,
-            &OAuthError::invalid_request("the form expired; reload the page and try again"),
-        );
+        return show_error(&state, &OAuthError::invalid_request("the form expired; reload the page and try again"));
     }
     if let Some(token) = state.cookies.session(&jar)
         && let Err(e) = state.auth.logout(&token).await

@@ -3,35 +3,30 @@
 use std::sync::Arc;
 
 use latchkey_protocol::Scope;
-use latchkey_protocol::client::{Client, GrantType};
+use latchkey_protocol::client::{Client, GrantType, TokenFormat};
 use latchkey_protocol::pkce::CodeChallenge;
 use latchkey_protocol::secret::SecretHash;
 use latchkey_protocol::token::{CodeGrant, RefreshGrant};
-use latchkey_store::{NewRefreshToken, Session, SigningKeyRow, Store, StoreError, User};
+use latchkey_store::{AccessTokenRow, NewDeviceCode, NewRefreshToken, Session, SigningKeyRow, Store, StoreError, User};
 
 fn client(id: &str) -> Client {
     Client {
         id: id.into(),
         name: format!("Client {id}"),
         secret_hash: Some(SecretHash::of("secret")),
-        redirect_uris: vec![
-            "https://app.example/cb".into(),
-            "http://127.0.0.1/cb".into(),
-        ],
+        redirect_uris: vec!["https://app.example/cb".into(), "http://127.0.0.1/cb".into()],
         grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
         scopes: Some(Scope::from_tokens(["profile"])),
         require_pkce: true,
         created_at: 1000,
+        token_format: TokenFormat::Jwt,
+        metadata: None,
     }
 }
 
 async fn user(store: &Store, name: &str) -> User {
-    let u = User {
-        id: format!("u-{name}"),
-        username: name.into(),
-        password_hash: "$argon2id$fake".into(),
-        created_at: 1,
-    };
+    let u =
+        User { id: format!("u-{name}"), username: name.into(), password_hash: "$argon2id$fake".into(), created_at: 1 };
     store.insert_user(&u).await.unwrap();
     u
 }
@@ -72,10 +67,7 @@ fn refresh(token: &str, family: &str, c: &Client, u: &User, code: Option<&str>) 
 pub async fn clients_round_trip(store: &Store) {
     let c = client("c1");
     store.insert_client(&c).await.unwrap();
-    assert!(matches!(
-        store.insert_client(&c).await,
-        Err(StoreError::Conflict)
-    ));
+    assert!(matches!(store.insert_client(&c).await, Err(StoreError::Conflict)));
     let back = store.client("c1").await.unwrap().unwrap();
     assert_eq!(back.redirect_uris, c.redirect_uris);
     assert_eq!(back.grant_types, c.grant_types);
@@ -87,59 +79,20 @@ pub async fn clients_round_trip(store: &Store) {
     public.scopes = None;
     store.insert_client(&public).await.unwrap();
     assert_eq!(store.clients().await.unwrap().len(), 2);
-    assert!(
-        store
-            .set_client_secret("c1", &SecretHash::of("new"))
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .set_client_secret("c0", &SecretHash::of("new"))
-            .await
-            .unwrap(),
-        "a public client gets no secret"
-    );
-    assert!(
-        store
-            .client("c1")
-            .await
-            .unwrap()
-            .unwrap()
-            .secret_hash
-            .unwrap()
-            .ct_eq(&SecretHash::of("new"))
-    );
+    assert!(store.set_client_secret("c1", &SecretHash::of("new")).await.unwrap());
+    assert!(!store.set_client_secret("c0", &SecretHash::of("new")).await.unwrap(), "a public client gets no secret");
+    assert!(store.client("c1").await.unwrap().unwrap().secret_hash.unwrap().ct_eq(&SecretHash::of("new")));
     assert!(store.delete_client("c0").await.unwrap());
     assert!(!store.delete_client("c0").await.unwrap());
 }
 
 pub async fn users_are_unique_and_removable(store: &Store) {
     user(store, "alice").await;
-    let dup = User {
-        id: "other".into(),
-        username: "alice".into(),
-        password_hash: "x".into(),
-        created_at: 1,
-    };
-    assert!(matches!(
-        store.insert_user(&dup).await,
-        Err(StoreError::Conflict)
-    ));
-    assert_eq!(
-        store.user_by_name("alice").await.unwrap().unwrap().id,
-        "u-alice"
-    );
-    assert!(
-        store
-            .set_password_hash("alice", "$argon2id$new")
-            .await
-            .unwrap()
-    );
-    assert_eq!(
-        store.user("u-alice").await.unwrap().unwrap().password_hash,
-        "$argon2id$new"
-    );
+    let dup = User { id: "other".into(), username: "alice".into(), password_hash: "x".into(), created_at: 1 };
+    assert!(matches!(store.insert_user(&dup).await, Err(StoreError::Conflict)));
+    assert_eq!(store.user_by_name("alice").await.unwrap().unwrap().id, "u-alice");
+    assert!(store.set_password_hash("alice", "$argon2id$new").await.unwrap());
+    assert_eq!(store.user("u-alice").await.unwrap().unwrap().password_hash, "$argon2id$new");
     assert_eq!(store.users().await.unwrap().len(), 1);
     assert!(store.delete_user("alice").await.unwrap());
     assert!(store.user_by_name("alice").await.unwrap().is_none());
@@ -148,21 +101,8 @@ pub async fn users_are_unique_and_removable(store: &Store) {
 pub async fn sessions_expire(store: &Store) {
     let (_, u) = seed(store).await;
     let id = SecretHash::of("session");
-    store
-        .insert_session(
-            &id,
-            &Session {
-                user_id: u.id.clone(),
-                created_at: 100,
-                expires_at: 200,
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        store.session(&id, 150).await.unwrap().unwrap().user_id,
-        u.id
-    );
+    store.insert_session(&id, &Session { user_id: u.id.clone(), created_at: 100, expires_at: 200 }).await.unwrap();
+    assert_eq!(store.session(&id, 150).await.unwrap().unwrap().user_id, u.id);
     assert!(store.session(&id, 200).await.unwrap().is_none());
     store.delete_session(&id).await.unwrap();
     assert!(store.session(&id, 150).await.unwrap().is_none());
@@ -171,33 +111,16 @@ pub async fn sessions_expire(store: &Store) {
 pub async fn consent_widens(store: &Store) {
     let (c, u) = seed(store).await;
     assert!(store.consent(&u.id, &c.id).await.unwrap().is_none());
-    store
-        .grant_consent(&u.id, &c.id, &Scope::from_tokens(["a"]), 1)
-        .await
-        .unwrap();
-    store
-        .grant_consent(&u.id, &c.id, &Scope::from_tokens(["b"]), 2)
-        .await
-        .unwrap();
-    assert_eq!(
-        store
-            .consent(&u.id, &c.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .to_string(),
-        "a b"
-    );
+    store.grant_consent(&u.id, &c.id, &Scope::from_tokens(["a"]), 1).await.unwrap();
+    store.grant_consent(&u.id, &c.id, &Scope::from_tokens(["b"]), 2).await.unwrap();
+    assert_eq!(store.consent(&u.id, &c.id).await.unwrap().unwrap().to_string(), "a b");
 }
 
 pub async fn rfc6749_4_1_2_code_consumed_once_under_race(store: &Store) {
     let (c, u) = seed(store).await;
     for round in 0..10 {
         let hash = SecretHash::of(&format!("code-{round}"));
-        store
-            .insert_code(&hash, &code_grant(&c, &u), 1000)
-            .await
-            .unwrap();
+        store.insert_code(&hash, &code_grant(&c, &u), 1000).await.unwrap();
         let stored = store.code(&hash).await.unwrap().unwrap();
         assert_eq!(stored.grant.redirect_uri, "https://app.example/cb");
         assert!(stored.consumed_at.is_none());
@@ -213,19 +136,13 @@ pub async fn rfc6749_4_1_2_code_consumed_once_under_race(store: &Store) {
             wins += usize::from(t.await.unwrap());
         }
         assert_eq!(wins, 1, "exactly one redemption wins");
-        assert_eq!(
-            store.code(&hash).await.unwrap().unwrap().consumed_at,
-            Some(1500)
-        );
+        assert_eq!(store.code(&hash).await.unwrap().unwrap().consumed_at, Some(1500));
     }
 }
 
 pub async fn rfc9700_4_14_2_refresh_rotates_once_under_race(store: &Store) {
     let (c, u) = seed(store).await;
-    store
-        .insert_refresh_token(&refresh("rt0", "fam", &c, &u, Some("code")))
-        .await
-        .unwrap();
+    store.insert_refresh_token(&refresh("rt0", "fam", &c, &u, Some("code"))).await.unwrap();
     let store = Arc::new(store.clone());
     let tasks: Vec<_> = (0..8)
         .map(|i| {
@@ -248,112 +165,44 @@ pub async fn rfc9700_4_14_2_refresh_rotates_once_under_race(store: &Store) {
         wins += usize::from(t.await.unwrap());
     }
     assert_eq!(wins, 1, "exactly one rotation wins");
-    let old = store
-        .refresh_token(&SecretHash::of("rt0"))
-        .await
-        .unwrap()
-        .unwrap();
+    let old = store.refresh_token(&SecretHash::of("rt0")).await.unwrap().unwrap();
     assert_eq!(old.rotated_at, Some(1100));
     assert_eq!(old.family_id, "fam");
 }
 
 pub async fn rfc9700_4_14_2_family_and_code_revocation(store: &Store) {
     let (c, u) = seed(store).await;
-    store
-        .insert_refresh_token(&refresh("a1", "famA", &c, &u, Some("codeA")))
-        .await
-        .unwrap();
+    store.insert_refresh_token(&refresh("a1", "famA", &c, &u, Some("codeA"))).await.unwrap();
     assert!(
         store
-            .rotate_refresh_token(
-                &SecretHash::of("a1"),
-                &refresh("a2", "famA", &c, &u, Some("codeA")),
-                1
-            )
+            .rotate_refresh_token(&SecretHash::of("a1"), &refresh("a2", "famA", &c, &u, Some("codeA")), 1)
             .await
             .unwrap()
     );
-    store
-        .insert_refresh_token(&refresh("b1", "famB", &c, &u, Some("codeB")))
-        .await
-        .unwrap();
+    store.insert_refresh_token(&refresh("b1", "famB", &c, &u, Some("codeB"))).await.unwrap();
     assert_eq!(store.revoke_refresh_family("famA", 5).await.unwrap(), 2);
-    assert_eq!(
-        store
-            .refresh_token(&SecretHash::of("a2"))
-            .await
-            .unwrap()
-            .unwrap()
-            .revoked_at,
-        Some(5)
-    );
-    assert!(
-        store
-            .refresh_token(&SecretHash::of("b1"))
-            .await
-            .unwrap()
-            .unwrap()
-            .revoked_at
-            .is_none()
-    );
+    assert_eq!(store.refresh_token(&SecretHash::of("a2")).await.unwrap().unwrap().revoked_at, Some(5));
+    assert!(store.refresh_token(&SecretHash::of("b1")).await.unwrap().unwrap().revoked_at.is_none());
     // A revoked token cannot be rotated.
-    assert!(
-        !store
-            .rotate_refresh_token(
-                &SecretHash::of("a2"),
-                &refresh("a3", "famA", &c, &u, None),
-                6
-            )
-            .await
-            .unwrap()
-    );
-    assert_eq!(
-        store
-            .revoke_refresh_by_code(&SecretHash::of("codeB"), 7)
-            .await
-            .unwrap(),
-        1
-    );
-    assert_eq!(
-        store
-            .refresh_token(&SecretHash::of("b1"))
-            .await
-            .unwrap()
-            .unwrap()
-            .revoked_at,
-        Some(7)
-    );
+    assert!(!store.rotate_refresh_token(&SecretHash::of("a2"), &refresh("a3", "famA", &c, &u, None), 6).await.unwrap());
+    assert_eq!(store.revoke_refresh_by_code(&SecretHash::of("codeB"), 7).await.unwrap(), 1);
+    assert_eq!(store.refresh_token(&SecretHash::of("b1")).await.unwrap().unwrap().revoked_at, Some(7));
 }
 
 pub async fn removing_a_client_removes_what_it_was_issued(store: &Store) {
     let (c, u) = seed(store).await;
     let code = SecretHash::of("code");
-    store
-        .insert_code(&code, &code_grant(&c, &u), 1)
-        .await
-        .unwrap();
-    store
-        .insert_refresh_token(&refresh("rt", "fam", &c, &u, None))
-        .await
-        .unwrap();
-    store
-        .grant_consent(&u.id, &c.id, &Scope::from_tokens(["profile"]), 1)
-        .await
-        .unwrap();
+    store.insert_code(&code, &code_grant(&c, &u), 1).await.unwrap();
+    store.insert_refresh_token(&refresh("rt", "fam", &c, &u, None)).await.unwrap();
+    store.grant_consent(&u.id, &c.id, &Scope::from_tokens(["profile"]), 1).await.unwrap();
     assert!(store.delete_client(&c.id).await.unwrap());
     assert!(store.code(&code).await.unwrap().is_none());
-    assert!(
-        store
-            .refresh_token(&SecretHash::of("rt"))
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(store.refresh_token(&SecretHash::of("rt")).await.unwrap().is_none());
     assert!(store.consent(&u.id, &c.id).await.unwrap().is_none());
 }
 
 pub async fn signing_keys_round_trip(store: &Store) {
-    assert!(store.signing_keys().await.unwrap().is_empty());
+    assert!(store.signing_keys(0).await.unwrap().is_empty());
     for (kid, at) in [("k1", 1), ("k2", 2)] {
         let k = SigningKeyRow {
             kid: kid.into(),
@@ -361,13 +210,113 @@ pub async fn signing_keys_round_trip(store: &Store) {
             private_der: vec![1, 2, 3],
             created_at: at,
             retired_at: None,
+            activates_at: at + 10,
+            encrypted: at == 2,
         };
         store.insert_signing_key(&k).await.unwrap();
     }
-    let keys = store.signing_keys().await.unwrap();
-    assert_eq!(
-        keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
-        ["k2", "k1"]
-    );
+    let keys = store.signing_keys(0).await.unwrap();
+    assert_eq!(keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(), ["k2", "k1"]);
     assert_eq!(keys[0].private_der, vec![1, 2, 3]);
+    assert_eq!((keys[0].activates_at, keys[0].encrypted), (12, true));
+    assert!(store.retire_signing_key("k1", 100).await.unwrap());
+    assert!(!store.retire_signing_key("k1", 101).await.unwrap());
+    // Still published while tokens it signed may live; gone after.
+    assert_eq!(store.signing_keys(99).await.unwrap().len(), 2);
+    assert_eq!(store.signing_keys(100).await.unwrap().len(), 1);
+    assert_eq!(store.all_signing_keys().await.unwrap().len(), 2);
+}
+
+pub async fn client_registration_update_and_token(store: &Store) {
+    let mut c = client("c1");
+    c.metadata = Some(serde_json::json!({"client_uri": "https://app.example"}).as_object().unwrap().clone());
+    store.insert_client(&c).await.unwrap();
+    assert!(store.registration_token("c1").await.unwrap().is_none());
+    assert!(store.set_registration_token("c1", &SecretHash::of("rat")).await.unwrap());
+    assert!(store.registration_token("c1").await.unwrap().unwrap().ct_eq(&SecretHash::of("rat")));
+    c.name = "Renamed".into();
+    c.token_format = TokenFormat::Opaque;
+    c.redirect_uris = vec!["https://new.example/cb".into()];
+    assert!(store.update_client(&c).await.unwrap());
+    let back = store.client("c1").await.unwrap().unwrap();
+    assert_eq!((back.name.as_str(), back.token_format), ("Renamed", TokenFormat::Opaque));
+    assert_eq!(back.redirect_uris, ["https://new.example/cb"]);
+    assert_eq!(back.metadata.unwrap()["client_uri"], "https://app.example");
+    assert!(back.secret_hash.unwrap().ct_eq(&SecretHash::of("secret")), "the secret is kept");
+}
+
+pub async fn access_tokens_and_revocation(store: &Store) {
+    let (c, u) = seed(store).await;
+    let row = AccessTokenRow {
+        jti: "j1".into(),
+        client_id: c.id.clone(),
+        subject: u.id.clone(),
+        scope: "profile".into(),
+        family_id: Some("fam".into()),
+        created_at: 10,
+        expires_at: 20,
+        revoked_at: None,
+    };
+    store.insert_access_token(&SecretHash::of("opaque"), &row).await.unwrap();
+    let back = store.access_token(&SecretHash::of("opaque")).await.unwrap().unwrap();
+    assert_eq!((back.jti.as_str(), back.family_id.as_deref()), ("j1", Some("fam")));
+    assert!(store.access_token_revoked_at("j1").await.unwrap().is_none());
+    assert!(store.revoke_access_token(&SecretHash::of("opaque"), 15).await.unwrap());
+    assert!(!store.revoke_access_token(&SecretHash::of("opaque"), 16).await.unwrap());
+    assert_eq!(store.access_token_revoked_at("j1").await.unwrap(), Some(15));
+    // A JWT is recorded by jti only when revoked; twice is fine.
+    let jwt = AccessTokenRow { jti: "j2".into(), family_id: None, ..row };
+    store.revoke_jwt(&jwt, 17).await.unwrap();
+    store.revoke_jwt(&jwt, 18).await.unwrap();
+    assert_eq!(store.access_token_revoked_at("j2").await.unwrap(), Some(18));
+    assert!(!store.family_revoked("fam").await.unwrap());
+    store.insert_refresh_token(&refresh("rt", "fam", &c, &u, None)).await.unwrap();
+    assert!(!store.family_revoked("fam").await.unwrap());
+    store.revoke_refresh_family("fam", 19).await.unwrap();
+    assert!(store.family_revoked("fam").await.unwrap());
+}
+
+pub async fn rfc7591_initial_access_tokens_are_spent_atomically(store: &Store) {
+    store.insert_registration_token(&SecretHash::of("twice"), Some(2), None, 1).await.unwrap();
+    store.insert_registration_token(&SecretHash::of("expiring"), None, Some(50), 1).await.unwrap();
+    assert!(store.use_registration_token(&SecretHash::of("twice"), 5).await.unwrap());
+    assert!(store.use_registration_token(&SecretHash::of("twice"), 5).await.unwrap());
+    assert!(!store.use_registration_token(&SecretHash::of("twice"), 5).await.unwrap());
+    assert!(store.use_registration_token(&SecretHash::of("expiring"), 49).await.unwrap());
+    assert!(!store.use_registration_token(&SecretHash::of("expiring"), 50).await.unwrap());
+    assert!(!store.use_registration_token(&SecretHash::of("unknown"), 1).await.unwrap());
+}
+
+pub async fn rfc8628_device_codes_decided_once_and_redeemed_once(store: &Store) {
+    let (c, u) = seed(store).await;
+    let d = NewDeviceCode {
+        hash: SecretHash::of("dc"),
+        user_code: "BCDFGHJK".into(),
+        client_id: c.id.clone(),
+        scope: "profile".into(),
+        created_at: 100,
+        expires_at: 700,
+        interval_secs: 5,
+    };
+    store.insert_device_code(&d).await.unwrap();
+    assert!(matches!(
+        store.insert_device_code(&NewDeviceCode { hash: SecretHash::of("dc2"), ..d.clone() }).await,
+        Err(StoreError::Conflict)
+    ));
+    assert!(!store.consume_device_code(&SecretHash::of("dc"), 110).await.unwrap(), "not approved yet");
+    store.poll_device_code(&SecretHash::of("dc"), 110, true).await.unwrap();
+    let row = store.device_code(&SecretHash::of("dc")).await.unwrap().unwrap();
+    assert_eq!((row.interval_secs, row.last_polled_at), (10, Some(110)));
+    assert!(store.device_code_by_user_code("BCDFGHJK", 699).await.unwrap().is_some());
+    assert!(store.device_code_by_user_code("BCDFGHJK", 700).await.unwrap().is_none(), "expired");
+    assert!(store.decide_device_code("BCDFGHJK", &u.id, "allow", 120).await.unwrap());
+    assert!(!store.decide_device_code("BCDFGHJK", &u.id, "deny", 121).await.unwrap(), "decided once");
+    assert!(store.device_code_by_user_code("BCDFGHJK", 122).await.unwrap().is_none());
+    assert!(store.consume_device_code(&SecretHash::of("dc"), 130).await.unwrap());
+    assert!(!store.consume_device_code(&SecretHash::of("dc"), 131).await.unwrap());
+    let row = store.device_code(&SecretHash::of("dc")).await.unwrap().unwrap();
+    assert_eq!(
+        (row.decision.as_deref(), row.user_id.as_deref(), row.consumed_at),
+        (Some("allow"), Some(u.id.as_str()), Some(130))
+    );
 }

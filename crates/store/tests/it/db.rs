@@ -13,15 +13,11 @@ enum Cleanup {
 }
 
 pub fn postgres_admin_url() -> String {
-    std::env::var("LATCHKEY_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("LATCHKEY_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 fn unique_name() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     format!("latchkey_test_{}_{}", std::process::id(), nanos)
 }
 
@@ -29,13 +25,8 @@ impl TestDb {
     pub async fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("test.db").display());
-        let store = Store::connect(&url, &StoreOptions::default())
-            .await
-            .unwrap();
-        TestDb {
-            store,
-            cleanup: Cleanup::Sqlite(dir),
-        }
+        let store = Store::connect(&url, &StoreOptions::default()).await.unwrap();
+        TestDb { store, cleanup: Cleanup::Sqlite(dir) }
     }
 
     /// A fresh PostgreSQL database, or `None` when skipping was asked for explicitly.
@@ -47,24 +38,18 @@ impl TestDb {
         let admin_url = postgres_admin_url();
         let name = unique_name();
         let admin = sqlx::PgPool::connect(&admin_url).await.unwrap_or_else(|e| {
-            panic!("PostgreSQL at {admin_url} is required for these tests ({e}); set LATCHKEY_SKIP_POSTGRES=1 to skip them")
+            panic!(
+                "PostgreSQL at {admin_url} is required for these tests ({e}); set LATCHKEY_SKIP_POSTGRES=1 to skip them"
+            )
         });
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&admin)
-            .await
-            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.unwrap();
         admin.close().await;
         let url = match admin_url.rsplit_once('/') {
             Some((base, _)) => format!("{base}/{name}"),
             None => panic!("bad LATCHKEY_TEST_POSTGRES"),
         };
-        let store = Store::connect(&url, &StoreOptions::default())
-            .await
-            .unwrap();
-        Some(TestDb {
-            store,
-            cleanup: Cleanup::Postgres { admin_url, name },
-        })
+        let store = Store::connect(&url, &StoreOptions::default()).await.unwrap();
+        Some(TestDb { store, cleanup: Cleanup::Postgres { admin_url, name } })
     }
 
     /// Runs a test body, then drops the database whether the body passed or panicked.
@@ -85,12 +70,10 @@ impl TestDb {
             Cleanup::Sqlite(dir) => drop(dir),
             Cleanup::Postgres { admin_url, name } => {
                 let admin = sqlx::PgPool::connect(&admin_url).await.unwrap();
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                )))
-                .execute(&admin)
-                .await
-                .unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                    .execute(&admin)
+                    .await
+                    .unwrap();
                 admin.close().await;
             }
         }

@@ -44,4 +44,8 @@ conformance_tests!(
     rfc9700_4_14_2_family_and_code_revocation,
     removing_a_client_removes_what_it_was_issued,
     signing_keys_round_trip,
+    client_registration_update_and_token,
+    access_tokens_and_revocation,
+    rfc7591_initial_access_tokens_are_spent_atomically,
+    rfc8628_device_codes_decided_once_and_redeemed_once,
 );

@@ -1,0 +1,251 @@
+//! The device authorization grant, RFC 8628: a device without a browser shows a short
+//! code; the user approves it on another screen; the device polls the token endpoint.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use latchkey_protocol::client::{Client, GrantType};
+use latchkey_protocol::client_auth::ClientCredentials;
+use latchkey_protocol::secret::DeviceCode;
+use latchkey_protocol::token::TokenResponse;
+use latchkey_protocol::{OAuthError, Scope};
+use latchkey_store::{NewDeviceCode, StoreError, User};
+
+use crate::{AuthServer, Decision, FlowError, ScopeDefinition, secrets};
+
+/// Prefix of device codes.
+pub const DEVICE_PREFIX: &str = "lkd_";
+
+/// §6.1: 20 consonants, no vowels (no words), no look-alikes (0/O, 1/I).
+const ALPHABET: &[u8; 20] = b"BCDFGHJKLMNPQRSTVWXZ";
+
+/// Wrong user codes allowed per user per window before the page refuses to check more.
+const MAX_GUESSES: u32 = 10;
+const GUESS_WINDOW: i64 = 600;
+
+/// The device authorization response (§3.2).
+#[derive(Debug, serde::Serialize)]
+pub struct DeviceAuthorization {
+    /// The device code (secret, for polling).
+    pub device_code: String,
+    /// The code the user types, `XXXX-XXXX`.
+    pub user_code: String,
+    /// Where the user goes.
+    pub verification_uri: String,
+    /// The same with the code filled in.
+    pub verification_uri_complete: String,
+    /// Lifetime in seconds.
+    pub expires_in: i64,
+    /// Minimum seconds between polls.
+    pub interval: i64,
+}
+
+/// What the verification page does with a code the user typed.
+#[derive(Debug)]
+pub enum UserCodeCheck {
+    /// A live request: show it for approval.
+    Pending {
+        /// The normalised code.
+        user_code: String,
+        /// The client asking.
+        client: Box<Client>,
+        /// Each scope with its sentence.
+        scopes: Vec<ScopeDefinition>,
+    },
+    /// No live request has this code.
+    Unknown,
+    /// Too many wrong codes lately (§5.1: brute force protection).
+    TooManyAttempts,
+}
+
+/// Counts wrong user codes per user (§5.1).
+#[derive(Default)]
+pub(crate) struct GuessLimiter {
+    failures: Mutex<HashMap<String, (i64, u32)>>,
+}
+
+impl GuessLimiter {
+    fn blocked(&self, user: &str, now: i64) -> bool {
+        let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(user).is_some_and(|(start, n)| now - start < GUESS_WINDOW && *n >= MAX_GUESSES)
+    }
+
+    fn failed(&self, user: &str, now: i64) {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        map.retain(|_, (start, _)| now - *start < GUESS_WINDOW);
+        let entry = map.entry(user.to_owned()).or_insert((now, 0));
+        entry.1 += 1;
+    }
+}
+
+/// Normalises what a user typed: case and dashes or spaces do not matter (§6.1).
+pub fn normalise_user_code(input: &str) -> Option<String> {
+    let code: String = input.chars().filter(|c| !matches!(c, '-' | ' ')).map(|c| c.to_ascii_uppercase()).collect();
+    (code.len() == 8 && code.bytes().all(|b| ALPHABET.contains(&b))).then_some(code)
+}
+
+/// `BCDFGHJK` → `BCDF-GHJK`.
+pub fn format_user_code(code: &str) -> String {
+    if code.len() == 8 { format!("{}-{}", &code[..4], &code[4..]) } else { code.to_owned() }
+}
+
+fn new_user_code() -> Result<String, FlowError> {
+    let mut out = String::with_capacity(8);
+    while out.len() < 8 {
+        let mut buf = [0u8; 16];
+        getrandom::fill(&mut buf).map_err(|e| FlowError::Crypto(e.to_string()))?;
+        // Rejection sampling: 240 is the largest multiple of 20 below 256, so no letter is favoured.
+        for b in buf.into_iter().filter(|b| *b < 240) {
+            if out.len() < 8 {
+                out.push(char::from(ALPHABET[usize::from(b % 20)]));
+            }
+        }
+    }
+    Ok(out)
+}
+
+impl AuthServer {
+    /// §3.1–§3.2: starts a device authorization.
+    pub async fn device_authorization(
+        &self,
+        creds: &ClientCredentials,
+        scope: Option<&str>,
+    ) -> Result<DeviceAuthorization, FlowError> {
+        let client = self.authenticate_client(creds).await?;
+        if !client.allows_grant(GrantType::DeviceCode) {
+            return Err(OAuthError::unauthorized_client("this client may not use the device grant").into());
+        }
+        let scope = client.resolve_scope(scope, &self.settings.scope_set())?;
+        let now = self.now();
+        let device_code = DeviceCode::new(secrets::new_secret(DEVICE_PREFIX)?);
+        // A collision of user codes is rare (20^8); retry a few times.
+        for _ in 0..5 {
+            let user_code = new_user_code()?;
+            let row = NewDeviceCode {
+                hash: device_code.hash(),
+                user_code: user_code.clone(),
+                client_id: client.id.clone(),
+                scope: scope.to_string(),
+                created_at: now,
+                expires_at: now + self.settings.device_code_ttl,
+                interval_secs: self.settings.device_poll_interval,
+            };
+            match self.store.insert_device_code(&row).await {
+                Ok(()) => {
+                    let shown = format_user_code(&user_code);
+                    let verification_uri = format!("{}/device", self.settings.issuer);
+                    return Ok(DeviceAuthorization {
+                        device_code: device_code.expose().to_owned(),
+                        verification_uri_complete: format!("{verification_uri}?user_code={shown}"),
+                        verification_uri,
+                        user_code: shown,
+                        expires_in: self.settings.device_code_ttl,
+                        interval: self.settings.device_poll_interval,
+                    });
+                }
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(FlowError::Crypto("could not find a free user code".into()))
+    }
+
+    /// Looks up the code a logged-in user typed, counting wrong guesses.
+    pub async fn check_user_code(&self, user: &User, input: &str) -> Result<UserCodeCheck, FlowError> {
+        let now = self.now();
+        if self.device_guesses.blocked(&user.id, now) {
+            return Ok(UserCodeCheck::TooManyAttempts);
+        }
+        let found = match normalise_user_code(input) {
+            Some(code) => self.store.device_code_by_user_code(&code, now).await?,
+            None => None,
+        };
+        let Some(row) = found else {
+            self.device_guesses.failed(&user.id, now);
+            return Ok(UserCodeCheck::Unknown);
+        };
+        let Some(client) = self.store.client(&row.client_id).await? else { return Ok(UserCodeCheck::Unknown) };
+        let scope = Scope::parse(&row.scope).map_err(|_| FlowError::Invalid("stored scope".into()))?;
+        Ok(UserCodeCheck::Pending { user_code: row.user_code, client: Box::new(client), scopes: self.describe_scope(&scope) })
+    }
+
+    /// Records the user's Allow or Deny. False if the code is no longer pending.
+    pub async fn decide_device(&self, user: &User, user_code: &str, decision: Decision) -> Result<bool, FlowError> {
+        let Some(code) = normalise_user_code(user_code) else { return Ok(false) };
+        let word = if decision == Decision::Allow { "allow" } else { "deny" };
+        Ok(self.store.decide_device_code(&code, &user.id, word, self.now()).await?)
+    }
+
+    /// §3.4–§3.5: the device polls.
+    pub(crate) async fn redeem_device_code(
+        &self,
+        client: &Client,
+        device_code: &DeviceCode,
+    ) -> Result<TokenResponse, FlowError> {
+        let hash = device_code.hash();
+        let now = self.now();
+        let Some(row) = self.store.device_code(&hash).await? else {
+            return Err(OAuthError::invalid_grant("unknown device code").into());
+        };
+        if row.client_id != client.id {
+            return Err(OAuthError::invalid_grant("the device code was issued to another client").into());
+        }
+        if row.consumed_at.is_some() {
+            return Err(OAuthError::invalid_grant("the device code was already used").into());
+        }
+        if now >= row.expires_at {
+            return Err(OAuthError::expired_token("the device code has expired; start again").into());
+        }
+        match (row.decision.as_deref(), row.user_id.as_deref()) {
+            (Some("deny"), _) => Err(OAuthError::access_denied("the user denied the request").into()),
+            (Some("allow"), Some(user_id)) => {
+                // Exactly once, however many polls race.
+                if !self.store.consume_device_code(&hash, now).await? {
+                    return Err(OAuthError::invalid_grant("the device code was already used").into());
+                }
+                let scope = Scope::parse(&row.scope).map_err(|_| FlowError::Invalid("stored scope".into()))?;
+                self.issue_user_tokens(client, user_id, &scope, None).await
+            }
+            _ => {
+                // §3.5 slow_down: "the interval MUST be increased by 5 seconds for this and
+                // all subsequent requests".
+                let too_fast = row.last_polled_at.is_some_and(|t| now - t < row.interval_secs);
+                self.store.poll_device_code(&hash, now, too_fast).await?;
+                if too_fast {
+                    Err(OAuthError::slow_down("polling too fast; wait 5 seconds longer between requests").into())
+                } else {
+                    Err(OAuthError::authorization_pending("the user has not answered yet").into())
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc8628_6_1_user_codes_are_case_and_dash_insensitive() {
+        let code = new_user_code().unwrap();
+        assert_eq!(code.len(), 8);
+        assert!(code.bytes().all(|b| ALPHABET.contains(&b)));
+        let shown = format_user_code(&code);
+        assert_eq!(normalise_user_code(&shown.to_lowercase()).as_deref(), Some(code.as_str()));
+        assert_eq!(normalise_user_code("bcdf ghjk").as_deref(), Some("BCDFGHJK"));
+        assert!(normalise_user_code("AEIO-UBCD").is_none(), "vowels are not in the alphabet");
+        assert!(normalise_user_code("BCDF-GHJ").is_none());
+    }
+
+    #[test]
+    fn rfc8628_5_1_guesses_are_limited_per_user() {
+        let l = GuessLimiter::default();
+        for _ in 0..MAX_GUESSES {
+            assert!(!l.blocked("u", 0));
+            l.failed("u", 0);
+        }
+        assert!(l.blocked("u", 1));
+        assert!(!l.blocked("other", 1));
+        assert!(!l.blocked("u", GUESS_WINDOW), "the window passes");
+    }
+}

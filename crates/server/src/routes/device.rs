@@ -1,0 +1,130 @@
+//! The device verification page, RFC 8628 §3.3: the user types (or arrives with) the code,
+//! logs in, sees the client and scopes, and allows or denies.
+
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::cookie::CookieJar;
+use latchkey_flows::{Decision, ScopeDefinition, UserCodeCheck};
+use latchkey_protocol::OAuthError;
+use latchkey_protocol::form::Params;
+use serde::Serialize;
+
+use super::authorize::{current_user, flow_error, show_error};
+use super::login::{LoginForm, message, render_login};
+use crate::AppState;
+use crate::form::{read_form, read_query};
+
+#[derive(Serialize, Default)]
+struct Ctx {
+    client_name: Option<String>,
+    username: String,
+    user_code: String,
+    scopes: Vec<ScopeDefinition>,
+    csrf: String,
+    error: Option<String>,
+}
+
+fn page(state: &AppState, jar: CookieJar, status: StatusCode, mut ctx: Ctx) -> Response {
+    let (jar, csrf) = match state.cookies.csrf(jar) {
+        Ok(x) => x,
+        Err(e) => return flow_error(state, e, StatusCode::SEE_OTHER),
+    };
+    ctx.csrf = csrf;
+    (jar, state.pages.render(status, "device.html", ctx)).into_response()
+}
+
+/// `GET /device[?user_code=…]`.
+pub async fn device_page(State(state): State<AppState>, jar: CookieJar, RawQuery(query): RawQuery) -> Response {
+    let params = match read_query(query.as_deref()) {
+        Ok(p) => p,
+        Err(e) => return show_error(&state, &e),
+    };
+    let user = match current_user(&state, &jar).await {
+        Ok(Some(u)) => u,
+        Ok(None) => {
+            let return_to = match params.get("user_code") {
+                Some(code) => format!("/device?{}", Params::from_pairs([("user_code", code)]).to_query()),
+                None => "/device".to_owned(),
+            };
+            return render_login(&state, jar, StatusCode::OK, LoginForm { return_to, ..LoginForm::default() });
+        }
+        Err(e) => return flow_error(&state, e, StatusCode::SEE_OTHER),
+    };
+    let Some(typed) = params.get("user_code") else {
+        return page(&state, jar, StatusCode::OK, Ctx::default());
+    };
+    match state.auth.check_user_code(&user, typed).await {
+        Ok(UserCodeCheck::Pending { user_code, client, scopes }) => {
+            let ctx = Ctx {
+                client_name: Some(client.name),
+                username: user.username,
+                user_code: latchkey_flows::format_user_code(&user_code),
+                scopes,
+                ..Ctx::default()
+            };
+            page(&state, jar, StatusCode::OK, ctx)
+        }
+        Ok(UserCodeCheck::Unknown) => {
+            let ctx = Ctx {
+                user_code: typed.to_owned(),
+                error: Some("That code is not valid or has expired. Check your device and try again.".into()),
+                ..Ctx::default()
+            };
+            page(&state, jar, StatusCode::BAD_REQUEST, ctx)
+        }
+        Ok(UserCodeCheck::TooManyAttempts) => {
+            let ctx =
+                Ctx { error: Some("Too many wrong codes. Wait ten minutes, then try again.".into()), ..Ctx::default() };
+            page(&state, jar, StatusCode::TOO_MANY_REQUESTS, ctx)
+        }
+        Err(e) => flow_error(&state, e, StatusCode::SEE_OTHER),
+    }
+}
+
+/// `POST /device`: the user's Allow or Deny.
+pub async fn device_decide(State(state): State<AppState>, jar: CookieJar, headers: HeaderMap, body: Body) -> Response {
+    let form = match read_form(&headers, body).await {
+        Ok(f) => f,
+        Err(e) => return show_error(&state, &e),
+    };
+    if !state.cookies.csrf_ok(&jar, form.get("csrf")) {
+        return show_error(&state, &OAuthError::invalid_request("the form expired; start again on the device page"));
+    }
+    let decision = match form.get("decision") {
+        Some("allow") => Decision::Allow,
+        Some("deny") => Decision::Deny,
+        _ => return show_error(&state, &OAuthError::invalid_request("missing decision")),
+    };
+    let user = match current_user(&state, &jar).await {
+        Ok(Some(u)) => u,
+        Ok(None) => {
+            return render_login(
+                &state,
+                jar,
+                StatusCode::UNAUTHORIZED,
+                LoginForm { return_to: "/device".into(), ..LoginForm::default() },
+            );
+        }
+        Err(e) => return flow_error(&state, e, StatusCode::SEE_OTHER),
+    };
+    match state.auth.decide_device(&user, form.get("user_code").unwrap_or(""), decision).await {
+        Ok(true) if decision == Decision::Allow => message(
+            &state,
+            jar,
+            "Device connected",
+            "You can return to your device; it will continue on its own.",
+            false,
+        ),
+        Ok(true) => message(&state, jar, "Request denied", "The device was not given access.", false),
+        Ok(false) => {
+            let ctx = Ctx {
+                error: Some("That code is no longer waiting for an answer. Start again on your device.".into()),
+                ..Ctx::default()
+            };
+            page(&state, jar, StatusCode::BAD_REQUEST, ctx)
+        }
+        Err(e) => flow_error(&state, e, StatusCode::SEE_OTHER),
+    }
+}
