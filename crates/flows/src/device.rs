@@ -166,7 +166,11 @@ impl AuthServer {
         };
         let Some(client) = self.store.client(&row.client_id).await? else { return Ok(UserCodeCheck::Unknown) };
         let scope = Scope::parse(&row.scope).map_err(|_| FlowError::Invalid("stored scope".into()))?;
-        Ok(UserCodeCheck::Pending { user_code: row.user_code, client: Box::new(client), scopes: self.describe_scope(&scope) })
+        Ok(UserCodeCheck::Pending {
+            user_code: row.user_code,
+            client: Box::new(client),
+            scopes: self.describe_scope(&scope),
+        })
     }
 
     /// Records the user's Allow or Deny. False if the code is no longer pending.

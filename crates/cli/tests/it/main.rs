@@ -9,4 +9,5 @@ mod cli;
 mod discovery;
 mod harness;
 mod resource;
+mod revocation;
 mod token;

@@ -170,3 +170,71 @@ async fn rfc6750_3_1_missing_scope_is_403_insufficient_scope() {
     let c = challenge(&res);
     assert!(c.contains(r#"error="insufficient_scope""#) && c.contains(r#"scope="profile""#), "{c}");
 }
+
+async fn introspecting_api(t: &TestServer, cache_ttl: std::time::Duration) -> String {
+    let rs = t.confidential_client().await;
+    let mut config = BearerConfig::new(t.url.clone(), t.url.clone());
+    let mut introspection = latchkey_resource::IntrospectionConfig::new(rs.id.clone(), rs.secret.clone().unwrap());
+    introspection.cache_ttl = cache_ttl;
+    config.introspection = Some(introspection);
+    let app = Router::new().route("/profile", get(profile)).with_state(BearerAuth::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+#[tokio::test]
+async fn rfc7662_introspection_mode_accepts_opaque_tokens_and_sees_revocation_at_once() {
+    let t = TestServer::start().await;
+    let url = introspecting_api(&t, std::time::Duration::ZERO).await;
+    let client = t
+        .client_with(latchkey_flows::NewClient {
+            name: "Opaque".into(),
+            grant_types: vec![latchkey_protocol::client::GrantType::ClientCredentials],
+            token_format: latchkey_protocol::client::TokenFormat::Opaque,
+            ..Default::default()
+        })
+        .await;
+    let body: Value =
+        t.token(&client, &[("grant_type", "client_credentials"), ("scope", "profile")]).await.json().await.unwrap();
+    let token = body["access_token"].as_str().unwrap();
+    let call = || t.http().get(format!("{url}/profile")).bearer_auth(token).send();
+    assert_eq!(call().await.unwrap().status(), StatusCode::OK);
+    let res = t
+        .http()
+        .post(format!("{}/revoke", t.url))
+        .basic_auth(&client.id, client.secret.as_ref())
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = call().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(challenge(&res).contains("invalid_token"));
+    // Unknown tokens are refused the same way.
+    let res = t.http().get(format!("{url}/profile")).bearer_auth("lka_nothing").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn introspection_answers_are_cached_for_the_configured_time() {
+    let t = TestServer::start().await;
+    let url = introspecting_api(&t, std::time::Duration::from_secs(300)).await;
+    let client = t.confidential_client().await;
+    let body: Value =
+        t.token(&client, &[("grant_type", "client_credentials"), ("scope", "profile")]).await.json().await.unwrap();
+    let token = body["access_token"].as_str().unwrap();
+    let call = || t.http().get(format!("{url}/profile")).bearer_auth(token).send();
+    assert_eq!(call().await.unwrap().status(), StatusCode::OK);
+    t.http()
+        .post(format!("{}/revoke", t.url))
+        .basic_auth(&client.id, client.secret.as_ref())
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    // Within the cache time the earlier answer stands: the trade-off the TTL sets.
+    assert_eq!(call().await.unwrap().status(), StatusCode::OK);
+}
