@@ -62,8 +62,8 @@ pub enum GrantType {
 
 impl GrantType {
     /// Every grant type, in the order metadata lists them.
-    pub const ALL: [GrantType; 3] =
-        [GrantType::AuthorizationCode, GrantType::RefreshToken, GrantType::ClientCredentials];
+    pub const ALL: [GrantType; 4] =
+        [GrantType::AuthorizationCode, GrantType::RefreshToken, GrantType::ClientCredentials, GrantType::DeviceCode];
 
     /// The `grant_type` parameter value.
     pub fn as_str(self) -> &'static str {

@@ -19,7 +19,12 @@ async fn rfc8414_3_metadata_names_every_endpoint_and_capability() {
     assert_eq!(m["code_challenge_methods_supported"], serde_json::json!(["S256"]));
     assert_eq!(
         m["grant_types_supported"],
-        serde_json::json!(["authorization_code", "refresh_token", "client_credentials"])
+        serde_json::json!([
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:device_code"
+        ])
     );
     assert_eq!(
         m["token_endpoint_auth_methods_supported"],

@@ -45,6 +45,8 @@ impl TestServer {
     }
 
     pub async fn start_with(tweak: impl FnOnce(&mut Settings)) -> TestServer {
+        // Server errors show in a failing test's output.
+        let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("error").try_init();
         let dir = tempfile::tempdir().unwrap();
         let db_url = format!("sqlite://{}", dir.path().join("latchkey.db").display());
         let store = Store::connect(&db_url, &StoreOptions::default()).await.unwrap();

@@ -6,8 +6,10 @@
 mod authorize;
 mod browser;
 mod cli;
+mod device;
 mod discovery;
 mod harness;
+mod registration;
 mod resource;
 mod revocation;
 mod token;
