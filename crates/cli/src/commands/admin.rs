@@ -42,8 +42,12 @@ pub async fn clients(auth: &AuthServer, cmd: ClientsCommand) -> anyhow::Result<(
             let grant_types = grant_types
                 .iter()
                 .map(|g| {
-                    g.parse::<GrantType>().map_err(|_| {
-                        anyhow!("grant-type: `{g}` is not one of authorization_code, refresh_token, client_credentials")
+                    // `device_code` is short for the RFC 8628 URN.
+                    let full = if g == "device_code" { GrantType::DeviceCode.as_str() } else { g.as_str() };
+                    full.parse::<GrantType>().map_err(|_| {
+                        anyhow!(
+                            "grant-type: `{g}` is not one of authorization_code, refresh_token, client_credentials, device_code"
+                        )
                     })
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;

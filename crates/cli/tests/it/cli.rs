@@ -44,8 +44,13 @@ impl Drop for Served {
 }
 
 async fn serve(dir: &std::path::Path) -> (Served, String) {
+    serve_with(dir, &[]).await
+}
+
+async fn serve_with(dir: &std::path::Path, env: &[(&str, &str)]) -> (Served, String) {
     let port = free_port();
     let child = latchkey(dir, &["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -189,4 +194,71 @@ async fn rfc8252_latchkey_token_gets_tokens_through_a_loopback_redirect() {
     let tokens: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(tokens["scope"], "profile");
     assert!(tokens["refresh_token"].is_string());
+}
+
+#[tokio::test]
+async fn rfc8628_latchkey_token_device_polls_until_the_user_approves() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, url) = serve_with(dir.path(), &[("LATCHKEY_DEVICE_POLL_INTERVAL", "1")]).await;
+    let out = run_ok(
+        dir.path(),
+        &["clients", "add", "--name", "TV", "--public", "--grant-type", "device_code", "--json"],
+        None,
+    );
+    let id = serde_json::from_str::<Value>(&out).unwrap()["client_id"].as_str().unwrap().to_owned();
+    run_ok(dir.path(), &["users", "add", "dave", "--password-stdin"], Some(PASSWORD));
+    let mut child =
+        latchkey(dir.path(), &["token", "--issuer", &url, "--client-id", &id, "--device", "--scope", "profile"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let code = tokio::task::spawn_blocking(move || {
+        BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|l| l.split("enter the code").nth(1).map(|c| c.trim().to_owned()))
+    })
+    .await
+    .unwrap()
+    .expect("the CLI shows the user code");
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+        .unwrap();
+    let browser = Browser { http, base: url.clone() };
+    let page = browser.get(&format!("/device?user_code={code}")).await.text().await.unwrap();
+    let res = browser.login(&page, "dave", PASSWORD).await;
+    let page = browser.get(&location(&res)).await.text().await.unwrap();
+    let csrf = crate::harness::field(&page, "csrf").unwrap();
+    let res = browser.post("/device", &[("csrf", &csrf), ("user_code", &code), ("decision", "allow")]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let tokens: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(tokens["scope"], "profile");
+}
+
+#[tokio::test]
+async fn cli_keys_and_registration_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = run_ok(dir.path(), &["keys", "list"], None);
+    assert!(list.contains("ES256") && list.contains("signing"), "{list}");
+    let out = run_ok(dir.path(), &["keys", "rotate", "--alg", "RS256"], None);
+    let kid = out.split_whitespace().nth(2).unwrap().to_owned();
+    let list = run_ok(dir.path(), &["keys", "list"], None);
+    assert!(list.lines().any(|l| l.contains(&kid) && l.contains("RS256") && l.contains("pending")), "{list}");
+    let old = list.lines().find(|l| l.contains("signing")).unwrap().split_whitespace().next().unwrap().to_owned();
+    run_ok(dir.path(), &["keys", "retire", &old], None);
+    assert!(run_ok(dir.path(), &["keys", "list"], None).lines().any(|l| l.contains(&old) && l.contains("retired")));
+    let out = latchkey(dir.path(), &["keys", "rotate", "--alg", "HS256"]).output().unwrap();
+    assert!(!out.status.success());
+
+    let token = run_ok(dir.path(), &["registration-tokens", "create", "--uses", "2", "--expires", "1h"], None);
+    assert!(token.trim().starts_with("lkreg_"));
+    let out = latchkey(dir.path(), &["registration-tokens", "create", "--expires", "soon"]).output().unwrap();
+    assert!(!out.status.success());
 }

@@ -9,6 +9,7 @@ mod cli;
 mod device;
 mod discovery;
 mod harness;
+mod keys;
 mod registration;
 mod resource;
 mod revocation;
