@@ -144,6 +144,8 @@ impl Config {
             ("access_token_ttl", self.access_token_ttl),
             ("refresh_token_ttl", self.refresh_token_ttl),
             ("session_ttl", self.session_ttl),
+            ("device_code_ttl", self.device_code_ttl),
+            ("device_poll_interval", self.device_poll_interval),
         ] {
             if v <= 0 {
                 bail!("{name}: must be a positive number of seconds");

@@ -85,16 +85,7 @@ async fn click(c: &fantoccini::Client, css: &str) {
         .unwrap();
 }
 
-#[tokio::test]
-async fn demo_in_a_browser_log_in_allow_see_protected_data_expire_refresh() {
-    let Some((_driver, driver_url)) = start_driver().await else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    // Access tokens live 3 s so the test can watch one expire.
-    let demo = latchkey::demo::start(0, &dir.path().join("demo.db"), 3).await.unwrap();
-
-    let profile = dir.path().join("chrome-profile");
+async fn browser(driver_url: &str, profile: &std::path::Path) -> fantoccini::Client {
     let caps = json!({
         "goog:chromeOptions": {
             "binary": "/usr/bin/chromium",
@@ -104,11 +95,58 @@ async fn demo_in_a_browser_log_in_allow_see_protected_data_expire_refresh() {
         }
     });
     let serde_json::Value::Object(caps) = caps else { unreachable!() };
-    let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(caps)
-        .connect(&driver_url)
+        .connect(driver_url)
         .await
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn rfc8628_device_flow_in_a_browser_type_the_code_log_in_allow() {
+    let Some((_driver, driver_url)) = start_driver().await else { return };
+    let t = crate::harness::TestServer::start_real_time(|s| s.device_poll_interval = 1).await;
+    t.user("alice").await;
+    let tv = crate::device::device_client(&t).await;
+    // The device: asks, shows the code, polls.
+    let oauth = latchkey_client::OAuthClient::discover(&t.url, &tv.id, None).await.unwrap();
+    let auth = oauth.device_authorization(Some("profile")).await.unwrap();
+    // Typed the lazy way: lower case, no dash (§6.1 says both are fine).
+    let typed = auth.user_code.replace('-', "").to_lowercase();
+    let poller = tokio::spawn(async move { oauth.poll_device(&auth).await });
+
+    // The user, on another screen.
+    let dir = tempfile::tempdir().unwrap();
+    let c = browser(&driver_url, &dir.path().join("profile")).await;
+    c.goto(&format!("{}/device", t.url)).await.unwrap();
+    c.find(Locator::Css("#username")).await.unwrap().send_keys("alice").await.unwrap();
+    c.find(Locator::Css("#password")).await.unwrap().send_keys(crate::harness::PASSWORD).await.unwrap();
+    click(&c, "button[type=submit]").await;
+    wait_text(&c, "Enter the code shown on your device").await;
+    snapshot(&c, "device-code").await;
+    c.find(Locator::Css("#user_code")).await.unwrap().send_keys(&typed).await.unwrap();
+    click(&c, "button[type=submit]").await;
+    let text = wait_text(&c, "Connect Smart TV?").await;
+    assert!(text.contains("See your username and profile"), "{text}");
+    snapshot(&c, "device-consent").await;
+    click(&c, "button[value=allow]").await;
+    wait_text(&c, "Device connected").await;
+    let tokens = tokio::time::timeout(Duration::from_secs(20), poller).await.unwrap().unwrap().unwrap();
+    assert_eq!(tokens.scope.as_deref(), Some("profile"));
+    assert!(tokens.refresh_token.is_some());
+    c.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn demo_in_a_browser_log_in_allow_see_protected_data_expire_refresh() {
+    let Some((_driver, driver_url)) = start_driver().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // Access tokens live 3 s so the test can watch one expire.
+    let demo = latchkey::demo::start(0, &dir.path().join("demo.db"), 3).await.unwrap();
+
+    let c = browser(&driver_url, &dir.path().join("chrome-profile")).await;
 
     c.goto(&demo.client_url).await.unwrap();
     click(&c, "#sign-in").await;

@@ -45,6 +45,20 @@ impl TestServer {
     }
 
     pub async fn start_with(tweak: impl FnOnce(&mut Settings)) -> TestServer {
+        let clock = ManualClock::default();
+        Self::start_with_clock(tweak, Arc::new(clock.clone()), clock).await
+    }
+
+    /// A server on the system clock (for tests that wait in real time, like polling).
+    pub async fn start_real_time(tweak: impl FnOnce(&mut Settings)) -> TestServer {
+        Self::start_with_clock(tweak, Arc::new(latchkey_flows::SystemClock), ManualClock::default()).await
+    }
+
+    async fn start_with_clock(
+        tweak: impl FnOnce(&mut Settings),
+        server_clock: Arc<dyn latchkey_flows::Clock>,
+        clock: ManualClock,
+    ) -> TestServer {
         // Server errors show in a failing test's output.
         let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("error").try_init();
         let dir = tempfile::tempdir().unwrap();
@@ -54,8 +68,7 @@ impl TestServer {
         let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
         let mut settings = Settings::new(url.clone());
         tweak(&mut settings);
-        let clock = ManualClock::default();
-        let auth = AuthServer::new(store, settings, Arc::new(clock.clone())).await.unwrap();
+        let auth = AuthServer::new(store, settings, server_clock).await.unwrap();
         let state = AppState::new(auth.clone()).unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(latchkey_server::serve(listener, state, async move {

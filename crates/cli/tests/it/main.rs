@@ -6,7 +6,8 @@
 mod authorize;
 mod browser;
 mod cli;
-mod device;
+mod client_lib;
+pub mod device;
 mod discovery;
 mod harness;
 mod keys;
