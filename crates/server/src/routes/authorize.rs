@@ -132,28 +132,40 @@ pub async fn authorize(State(state): State<AppState>, jar: CookieJar, uri: Uri) 
     }
 }
 
+/// Reads a page's form and checks its CSRF token before anything else happens; on failure,
+/// the error page to answer with.
+pub async fn page_form(state: &AppState, jar: &CookieJar, headers: &HeaderMap, body: Body) -> Result<Params, Response> {
+    let form = read_form(headers, body).await.map_err(|e| show_error(state, &e))?;
+    if !state.cookies.csrf_ok(jar, form.get("csrf")) {
+        let e =
+            OAuthError::invalid_request("the form expired or came from another site; reload the page and try again");
+        return Err(show_error(state, &e));
+    }
+    Ok(form)
+}
+
+/// The Allow or Deny button a form was submitted with.
+pub fn decision(state: &AppState, form: &Params) -> Result<Decision, Response> {
+    match form.get("decision") {
+        Some("allow") => Ok(Decision::Allow),
+        Some("deny") => Ok(Decision::Deny),
+        _ => Err(show_error(state, &OAuthError::invalid_request("missing decision"))),
+    }
+}
+
 /// `POST /consent`: the resource owner's Allow or Deny.
 pub async fn consent(State(state): State<AppState>, jar: CookieJar, headers: HeaderMap, body: Body) -> Response {
-    let form = match read_form(&headers, body).await {
+    let form = match page_form(&state, &jar, &headers, body).await {
         Ok(f) => f,
-        Err(e) => return show_error(&state, &e),
+        Err(res) => return res,
     };
-    if !state.cookies.csrf_ok(&jar, form.get("csrf")) {
-        return show_error(
-            &state,
-            &OAuthError::invalid_request(
-                "the form expired or came from another site; start again from the application",
-            ),
-        );
-    }
     let request = match Params::parse(form.get("request").unwrap_or("").as_bytes()) {
         Ok(p) => p,
         Err(e) => return show_error(&state, &e),
     };
-    let decision = match form.get("decision") {
-        Some("allow") => Decision::Allow,
-        Some("deny") => Decision::Deny,
-        _ => return show_error(&state, &OAuthError::invalid_request("missing decision")),
+    let decision = match decision(&state, &form) {
+        Ok(d) => d,
+        Err(res) => return res,
     };
     let user = match current_user(&state, &jar).await {
         Ok(Some(u)) => u,

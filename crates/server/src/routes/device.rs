@@ -7,14 +7,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::CookieJar;
 use latchkey_flows::{Decision, ScopeDefinition, UserCodeCheck};
-use latchkey_protocol::OAuthError;
 use latchkey_protocol::form::Params;
 use serde::Serialize;
 
-use super::authorize::{current_user, flow_error, show_error};
+use super::authorize::{current_user, decision, flow_error, page_form, show_error};
 use super::login::{LoginForm, message, render_login};
 use crate::AppState;
-use crate::form::{read_form, read_query};
+use crate::form::read_query;
 
 #[derive(Serialize, Default)]
 struct Ctx {
@@ -85,17 +84,13 @@ pub async fn device_page(State(state): State<AppState>, jar: CookieJar, RawQuery
 
 /// `POST /device`: the user's Allow or Deny.
 pub async fn device_decide(State(state): State<AppState>, jar: CookieJar, headers: HeaderMap, body: Body) -> Response {
-    let form = match read_form(&headers, body).await {
+    let form = match page_form(&state, &jar, &headers, body).await {
         Ok(f) => f,
-        Err(e) => return show_error(&state, &e),
+        Err(res) => return res,
     };
-    if !state.cookies.csrf_ok(&jar, form.get("csrf")) {
-        return show_error(&state, &OAuthError::invalid_request("the form expired; start again on the device page"));
-    }
-    let decision = match form.get("decision") {
-        Some("allow") => Decision::Allow,
-        Some("deny") => Decision::Deny,
-        _ => return show_error(&state, &OAuthError::invalid_request("missing decision")),
+    let decision = match decision(&state, &form) {
+        Ok(d) => d,
+        Err(res) => return res,
     };
     let user = match current_user(&state, &jar).await {
         Ok(Some(u)) => u,

@@ -15,7 +15,7 @@ use crate::error::ApiError;
 use crate::form::read_form;
 
 /// The form and the client credentials of a request to a client-authenticated endpoint.
-async fn form_and_client(headers: &HeaderMap, body: Body) -> Result<(Params, ClientCredentials), ApiError> {
+pub async fn form_and_client(headers: &HeaderMap, body: Body) -> Result<(Params, ClientCredentials), ApiError> {
     let form = read_form(headers, body).await?;
     let authorization = match headers.get(header::AUTHORIZATION) {
         Some(v) => Some(v.to_str().map_err(|_| OAuthError::invalid_client("malformed Authorization header"))?),
@@ -25,7 +25,7 @@ async fn form_and_client(headers: &HeaderMap, body: Body) -> Result<(Params, Cli
     Ok((form, creds))
 }
 
-fn no_store(mut res: Response) -> Response {
+pub fn no_store(mut res: Response) -> Response {
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     res
@@ -60,7 +60,8 @@ pub async fn device_authorization(
     Ok(no_store(Json(answer).into_response()))
 }
 
-/// These endpoints accept only POST.
+/// These endpoints accept only POST (RFC 6749 §3.2: "The client MUST use the HTTP POST
+/// method when making access token requests"; RFC 7009 §2.1, RFC 7662 §2.1, RFC 8628 §3.1).
 pub async fn post_only() -> Response {
     let mut res = ApiError(OAuthError::invalid_request("this endpoint accepts only POST")).into_response();
     *res.status_mut() = axum::http::StatusCode::METHOD_NOT_ALLOWED;

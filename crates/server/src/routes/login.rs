@@ -6,14 +6,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::CookieJar;
 use latchkey_flows::LoginError;
-use latchkey_protocol::OAuthError;
 use latchkey_protocol::form::Params;
 use latchkey_protocol::secret::Password;
 use serde::Serialize;
 
-use super::authorize::{current_user, flow_error, redirect, show_error};
+use super::authorize::{current_user, flow_error, page_form, redirect};
 use crate::AppState;
-use crate::form::read_form;
 
 /// What the login page shows.
 #[derive(Default)]
@@ -78,16 +76,10 @@ pub async fn login_page(State(state): State<AppState>, jar: CookieJar) -> Respon
 
 /// `POST /login`: checks the password, starts a new session, continues the authorization.
 pub async fn login(State(state): State<AppState>, jar: CookieJar, headers: HeaderMap, body: Body) -> Response {
-    let form = match read_form(&headers, body).await {
+    let form = match page_form(&state, &jar, &headers, body).await {
         Ok(f) => f,
-        Err(e) => return show_error(&state, &e),
+        Err(res) => return res,
     };
-    if !state.cookies.csrf_ok(&jar, form.get("csrf")) {
-        return show_error(
-            &state,
-            &OAuthError::invalid_request("the form expired or came from another site; reload the page and try again"),
-        );
-    }
     let return_to = form.get("return_to").unwrap_or("").to_owned();
     let username = form.get("username").unwrap_or("").to_owned();
     let password = Password::new(form.get("password").unwrap_or(""));
@@ -129,12 +121,8 @@ async fn client_name(state: &AppState, return_to: &str) -> Option<String> {
 
 /// `POST /logout`.
 pub async fn logout(State(state): State<AppState>, jar: CookieJar, headers: HeaderMap, body: Body) -> Response {
-    let form = match read_form(&headers, body).await {
-        Ok(f) => f,
-        Err(e) => return show_error(&state, &e),
-    };
-    if !state.cookies.csrf_ok(&jar, form.get("csrf")) {
-        return show_error(&state, &OAuthError::invalid_request("the form expired; reload the page and try again"));
+    if let Err(res) = page_form(&state, &jar, &headers, body).await {
+        return res;
     }
     if let Some(token) = state.cookies.session(&jar)
         && let Err(e) = state.auth.logout(&token).await

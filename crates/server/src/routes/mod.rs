@@ -20,7 +20,7 @@ pub fn routes(registration: bool) -> Router<AppState> {
         .route("/login", get(login::login_page).post(login::login))
         .route("/logout", post(login::logout))
         .route("/consent", post(authorize::consent))
-        .route("/token", post(token::token).fallback(token::wrong_method))
+        .route("/token", post(token::token).fallback(endpoints::post_only))
         .route("/.well-known/oauth-authorization-server", get(discovery::metadata))
         .route("/jwks.json", get(discovery::jwks))
         .route("/healthz", get(health::healthz))
