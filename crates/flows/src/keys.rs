@@ -275,6 +275,7 @@ impl KeyRing {
             probe(&encoding, jose_alg, &decoding)?;
             set.jwks.keys.push(jwk);
             set.verifiers.insert(row.kid.clone(), (decoding, jose_alg));
+            // Rows come latest-activating first: the first active, unretired one signs.
             if set.signer.is_none() && row.retired_at.is_none() && row.activates_at <= now {
                 set.signer = Some(Signer { kid: row.kid, alg: jose_alg, encoding });
             }

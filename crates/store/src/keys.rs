@@ -41,11 +41,11 @@ impl Store {
     }
 
     /// Keys still published: not retired, or retired after `retired_after` (tokens they
-    /// signed may still be live). Newest first.
+    /// signed may still be live). The latest to activate first.
     pub async fn signing_keys(&self, retired_after: UnixTime) -> Result<Vec<SigningKeyRow>, StoreError> {
         Ok(on_pool!(self, pool => sqlx::query_as(
             "SELECT kid, alg, private_der, created_at, retired_at, activates_at, encrypted FROM signing_keys
-             WHERE retired_at IS NULL OR retired_at > $1 ORDER BY created_at DESC, kid")
+             WHERE retired_at IS NULL OR retired_at > $1 ORDER BY activates_at DESC, created_at DESC, kid")
             .bind(retired_after).fetch_all(pool).await)?)
     }
 

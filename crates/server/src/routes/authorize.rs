@@ -132,24 +132,28 @@ pub async fn authorize(State(state): State<AppState>, jar: CookieJar, uri: Uri) 
     }
 }
 
-/// Reads a page's form and checks its CSRF token before anything else happens; on failure,
-/// the error page to answer with.
-pub async fn page_form(state: &AppState, jar: &CookieJar, headers: &HeaderMap, body: Body) -> Result<Params, Response> {
-    let form = read_form(headers, body).await.map_err(|e| show_error(state, &e))?;
+/// Reads a page's form and checks its CSRF token before anything else happens.
+pub async fn page_form(
+    state: &AppState,
+    jar: &CookieJar,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Params, OAuthError> {
+    let form = read_form(headers, body).await?;
     if !state.cookies.csrf_ok(jar, form.get("csrf")) {
-        let e =
-            OAuthError::invalid_request("the form expired or came from another site; reload the page and try again");
-        return Err(show_error(state, &e));
+        return Err(OAuthError::invalid_request(
+            "the form expired or came from another site; reload the page and try again",
+        ));
     }
     Ok(form)
 }
 
 /// The Allow or Deny button a form was submitted with.
-pub fn decision(state: &AppState, form: &Params) -> Result<Decision, Response> {
+pub fn decision(form: &Params) -> Result<Decision, OAuthError> {
     match form.get("decision") {
         Some("allow") => Ok(Decision::Allow),
         Some("deny") => Ok(Decision::Deny),
-        _ => Err(show_error(state, &OAuthError::invalid_request("missing decision"))),
+        _ => Err(OAuthError::invalid_request("missing decision")),
     }
 }
 
@@ -157,15 +161,15 @@ pub fn decision(state: &AppState, form: &Params) -> Result<Decision, Response> {
 pub async fn consent(State(state): State<AppState>, jar: CookieJar, headers: HeaderMap, body: Body) -> Response {
     let form = match page_form(&state, &jar, &headers, body).await {
         Ok(f) => f,
-        Err(res) => return res,
+        Err(e) => return show_error(&state, &e),
     };
     let request = match Params::parse(form.get("request").unwrap_or("").as_bytes()) {
         Ok(p) => p,
         Err(e) => return show_error(&state, &e),
     };
-    let decision = match decision(&state, &form) {
+    let decision = match decision(&form) {
         Ok(d) => d,
-        Err(res) => return res,
+        Err(e) => return show_error(&state, &e),
     };
     let user = match current_user(&state, &jar).await {
         Ok(Some(u)) => u,

@@ -86,11 +86,11 @@ pub async fn device_page(State(state): State<AppState>, jar: CookieJar, RawQuery
 pub async fn device_decide(State(state): State<AppState>, jar: CookieJar, headers: HeaderMap, body: Body) -> Response {
     let form = match page_form(&state, &jar, &headers, body).await {
         Ok(f) => f,
-        Err(res) => return res,
+        Err(e) => return show_error(&state, &e),
     };
-    let decision = match decision(&state, &form) {
+    let decision = match decision(&form) {
         Ok(d) => d,
-        Err(res) => return res,
+        Err(e) => return show_error(&state, &e),
     };
     let user = match current_user(&state, &jar).await {
         Ok(Some(u)) => u,

@@ -10,7 +10,7 @@ use latchkey_protocol::form::Params;
 use latchkey_protocol::secret::Password;
 use serde::Serialize;
 
-use super::authorize::{current_user, flow_error, page_form, redirect};
+use super::authorize::{current_user, flow_error, page_form, redirect, show_error};
 use crate::AppState;
 
 /// What the login page shows.
@@ -78,7 +78,7 @@ pub async fn login_page(State(state): State<AppState>, jar: CookieJar) -> Respon
 pub async fn login(State(state): State<AppState>, jar: CookieJar, headers: HeaderMap, body: Body) -> Response {
     let form = match page_form(&state, &jar, &headers, body).await {
         Ok(f) => f,
-        Err(res) => return res,
+        Err(e) => return show_error(&state, &e),
     };
     let return_to = form.get("return_to").unwrap_or("").to_owned();
     let username = form.get("username").unwrap_or("").to_owned();
@@ -121,8 +121,8 @@ async fn client_name(state: &AppState, return_to: &str) -> Option<String> {
 
 /// `POST /logout`.
 pub async fn logout(State(state): State<AppState>, jar: CookieJar, headers: HeaderMap, body: Body) -> Response {
-    if let Err(res) = page_form(&state, &jar, &headers, body).await {
-        return res;
+    if let Err(e) = page_form(&state, &jar, &headers, body).await {
+        return show_error(&state, &e);
     }
     if let Some(token) = state.cookies.session(&jar)
         && let Err(e) = state.auth.logout(&token).await
