@@ -38,6 +38,8 @@ pub struct Config {
     pub max_connections: u32,
     /// Seconds a request waits for a database connection.
     pub acquire_timeout: u64,
+    /// Longest seconds a database statement may run (PostgreSQL).
+    pub statement_timeout: u64,
     /// Scopes offered, each with its consent sentence.
     pub scopes: Vec<ScopeDefinition>,
     /// Dynamic client registration: `off`, `open` or `token` (RFC 7591).
@@ -66,6 +68,7 @@ const ENV_KEYS: &[&str] = &[
     "session_ttl",
     "max_connections",
     "acquire_timeout",
+    "statement_timeout",
     "registration",
     "key_overlap",
     "key_encryption_secret",
@@ -86,7 +89,8 @@ impl Default for Config {
             refresh_token_ttl: s.refresh_token_ttl,
             session_ttl: s.session_ttl,
             max_connections: 16,
-            acquire_timeout: 5,
+            acquire_timeout: 3,
+            statement_timeout: 10,
             scopes: s.scopes,
             registration: "off".into(),
             registration_default_scopes: None,
@@ -231,6 +235,7 @@ impl Config {
         StoreOptions {
             max_connections: self.max_connections,
             acquire_timeout: Duration::from_secs(self.acquire_timeout),
+            statement_timeout: Duration::from_secs(self.statement_timeout),
         }
     }
 }

@@ -11,6 +11,7 @@ mod clock;
 mod device;
 mod error;
 mod grants;
+mod housekeeping;
 mod introspect;
 mod keys;
 mod login;

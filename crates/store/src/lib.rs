@@ -14,6 +14,7 @@ mod codes;
 mod consents;
 mod device_codes;
 mod error;
+mod housekeeping;
 mod keys;
 mod refresh;
 mod registration_tokens;
@@ -23,7 +24,7 @@ mod users;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
@@ -31,6 +32,7 @@ pub use access_tokens::AccessTokenRow;
 pub use codes::StoredCode;
 pub use device_codes::{DeviceCodeRow, NewDeviceCode};
 pub use error::StoreError;
+pub use housekeeping::Purged;
 pub use keys::SigningKeyRow;
 pub use refresh::{NewRefreshToken, StoredRefreshToken};
 pub use sessions::Session;
@@ -62,11 +64,17 @@ pub struct StoreOptions {
     pub max_connections: u32,
     /// How long a request waits for a connection before failing.
     pub acquire_timeout: Duration,
+    /// Longest a statement may run (PostgreSQL `statement_timeout`).
+    pub statement_timeout: Duration,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { max_connections: 16, acquire_timeout: Duration::from_secs(5) }
+        StoreOptions {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(3),
+            statement_timeout: Duration::from_secs(10),
+        }
     }
 }
 
@@ -96,10 +104,13 @@ impl Store {
             sqlx::migrate!("./migrations/sqlite").run(&pool).await.map_err(|e| StoreError::Migration(e.to_string()))?;
             Backend::Sqlite(pool)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let connect = PgConnectOptions::from_str(url)
+                .map_err(|e| StoreError::Config(format!("database URL: {e}")))?
+                .options([("statement_timeout", options.statement_timeout.as_millis().to_string())]);
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
-                .connect(url)
+                .connect_with(connect)
                 .await?;
             // sqlx runs PostgreSQL migrations under an advisory lock: instances may start together.
             sqlx::migrate!("./migrations/postgres")

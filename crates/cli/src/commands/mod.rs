@@ -4,7 +4,7 @@ mod admin;
 mod serve;
 mod token;
 
-pub use serve::shutdown_signal;
+pub use serve::{shutdown_signal, spawn_janitor};
 
 use std::sync::Arc;
 

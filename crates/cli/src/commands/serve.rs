@@ -10,11 +10,25 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let auth = super::auth_server(&config).await?;
     let listener =
         tokio::net::TcpListener::bind(addr).await.with_context(|| format!("bind: cannot listen on {addr}"))?;
+    spawn_janitor(auth.clone());
     let state = AppState::new(auth)?;
     tracing::info!(address = %addr, issuer = %config.issuer(), database = %super::redact_url(&config.database_url), "Latchkey listening");
     eprintln!("Latchkey listening on http://{addr} (issuer {})", config.issuer());
     latchkey_server::serve(listener, state, shutdown_signal()).await.context("server")?;
     Ok(())
+}
+
+/// Deletes expired rows every minute (on PostgreSQL, one instance at a time).
+pub fn spawn_janitor(auth: latchkey_flows::AuthServer) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            if let Err(e) = auth.housekeeping().await {
+                tracing::warn!(error = %e, "housekeeping failed; will retry");
+            }
+        }
+    });
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

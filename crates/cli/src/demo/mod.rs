@@ -102,6 +102,7 @@ pub async fn start(port: u16, db: &Path, access_token_ttl: i64) -> anyhow::Resul
             let _ = rx.wait_for(|v| *v).await;
         }
     };
+    crate::commands::spawn_janitor(auth.clone());
     tokio::spawn(latchkey_server::serve(as_listener, AppState::new(auth)?, stop()));
     let api = api::router(&issuer, &api_url);
     let api_stop = stop();

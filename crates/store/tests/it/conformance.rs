@@ -320,3 +320,41 @@ pub async fn rfc8628_device_codes_decided_once_and_redeemed_once(store: &Store) 
         (Some("allow"), Some(u.id.as_str()), Some(130))
     );
 }
+
+pub async fn housekeeping_deletes_only_expired_rows_in_batches(store: &Store) {
+    let (c, u) = seed(store).await;
+    for i in 0..25 {
+        // 20 expired at 100, 5 live until 9000.
+        let expires = if i < 20 { 100 } else { 9000 };
+        let mut g = code_grant(&c, &u);
+        g.expires_at = expires;
+        store.insert_code(&SecretHash::of(&format!("code{i}")), &g, 1).await.unwrap();
+        let mut rt = refresh(&format!("rt{i}"), &format!("fam{i}"), &c, &u, None);
+        rt.grant.expires_at = expires;
+        store.insert_refresh_token(&rt).await.unwrap();
+        store
+            .insert_session(
+                &SecretHash::of(&format!("s{i}")),
+                &Session { user_id: u.id.clone(), created_at: 1, expires_at: expires },
+            )
+            .await
+            .unwrap();
+    }
+    // Batches of 3, at most 2 per table in a run: 6 rows per table per run.
+    let run = store.purge_expired(200, 3, 2).await.unwrap();
+    assert!(run.ran);
+    assert_eq!(run.total(), 18);
+    let mut total = run.total();
+    while total < 60 {
+        let n = store.purge_expired(200, 3, 2).await.unwrap().total();
+        assert!(n > 0, "progress every run");
+        total += n;
+    }
+    assert_eq!(store.purge_expired(200, 3, 2).await.unwrap().total(), 0);
+    for i in 0..25 {
+        let live = i >= 20;
+        assert_eq!(store.code(&SecretHash::of(&format!("code{i}"))).await.unwrap().is_some(), live);
+        assert_eq!(store.refresh_token(&SecretHash::of(&format!("rt{i}"))).await.unwrap().is_some(), live);
+        assert_eq!(store.session(&SecretHash::of(&format!("s{i}")), 150).await.unwrap().is_some(), live);
+    }
+}

@@ -4,6 +4,7 @@ use latchkey_store::{Store, StoreOptions};
 
 pub struct TestDb {
     pub store: Store,
+    pub url: String,
     cleanup: Cleanup,
 }
 
@@ -26,7 +27,7 @@ impl TestDb {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("test.db").display());
         let store = Store::connect(&url, &StoreOptions::default()).await.unwrap();
-        TestDb { store, cleanup: Cleanup::Sqlite(dir) }
+        TestDb { store, url, cleanup: Cleanup::Sqlite(dir) }
     }
 
     /// A fresh PostgreSQL database, or `None` when skipping was asked for explicitly.
@@ -49,7 +50,7 @@ impl TestDb {
             None => panic!("bad LATCHKEY_TEST_POSTGRES"),
         };
         let store = Store::connect(&url, &StoreOptions::default()).await.unwrap();
-        Some(TestDb { store, cleanup: Cleanup::Postgres { admin_url, name } })
+        Some(TestDb { store, url, cleanup: Cleanup::Postgres { admin_url, name } })
     }
 
     /// Runs a test body, then drops the database whether the body passed or panicked.

@@ -48,4 +48,25 @@ conformance_tests!(
     access_tokens_and_revocation,
     rfc7591_initial_access_tokens_are_spent_atomically,
     rfc8628_device_codes_decided_once_and_redeemed_once,
+    housekeeping_deletes_only_expired_rows_in_batches,
 );
+
+/// On PostgreSQL the janitor runs on one instance at a time: while another session holds
+/// its advisory lock, a run does nothing.
+#[tokio::test]
+async fn postgres_janitor_runs_on_one_instance_at_a_time() {
+    let Some(db) = db::TestDb::postgres().await else { return };
+    let url = db.url.clone();
+    let store = db.store.clone();
+    db.run(async move {
+        let other = sqlx::PgPool::connect(&url).await.unwrap();
+        let mut conn = other.acquire().await.unwrap();
+        sqlx::query("SELECT pg_advisory_lock($1)").bind(0x6c6b_6a61_6e69_746f_i64).execute(&mut *conn).await.unwrap();
+        assert!(!store.purge_expired(0, 10, 1).await.unwrap().ran);
+        sqlx::query("SELECT pg_advisory_unlock($1)").bind(0x6c6b_6a61_6e69_746f_i64).execute(&mut *conn).await.unwrap();
+        assert!(store.purge_expired(0, 10, 1).await.unwrap().ran);
+        drop(conn);
+        other.close().await;
+    })
+    .await;
+}

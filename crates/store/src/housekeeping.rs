@@ -1,0 +1,101 @@
+//! Housekeeping: expired rows are deleted in bounded batches, by one instance at a time.
+
+use latchkey_protocol::UnixTime;
+
+use crate::{Backend, Store, StoreError};
+
+/// The advisory-lock key of the janitor on PostgreSQL ("lk-janitor").
+const JANITOR_LOCK: i64 = 0x6c6b_6a61_6e69_746f;
+
+/// Tables with an expiry, with the primary key each batch selects by. Statements are
+/// written out so every one is a static string.
+macro_rules! purge_sql {
+    ($table:literal, $pk:literal) => {
+        concat!(
+            "DELETE FROM ",
+            $table,
+            " WHERE ",
+            $pk,
+            " IN (SELECT ",
+            $pk,
+            " FROM ",
+            $table,
+            " WHERE expires_at < $1 LIMIT $2)"
+        )
+    };
+}
+
+const PURGES: [(&str, &str); 6] = [
+    ("authorization_codes", purge_sql!("authorization_codes", "code_hash")),
+    ("refresh_tokens", purge_sql!("refresh_tokens", "token_hash")),
+    ("access_tokens", purge_sql!("access_tokens", "jti")),
+    ("device_codes", purge_sql!("device_codes", "device_code_hash")),
+    ("sessions", purge_sql!("sessions", "id_hash")),
+    ("registration_tokens", purge_sql!("registration_tokens", "token_hash")),
+];
+
+/// What one janitor run removed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Purged {
+    /// Rows deleted per table.
+    pub rows: Vec<(&'static str, u64)>,
+    /// False when another instance held the janitor lock, so this run did nothing.
+    pub ran: bool,
+}
+
+impl Purged {
+    /// Rows deleted in all.
+    pub fn total(&self) -> u64 {
+        self.rows.iter().map(|(_, n)| n).sum()
+    }
+}
+
+/// Runs every purge on one connection (the same body for both backends).
+macro_rules! purge_on {
+    ($conn:expr, $before:expr, $batch:expr, $max:expr) => {{
+        let mut rows = Vec::new();
+        for (table, sql) in PURGES {
+            let mut total = 0u64;
+            for _ in 0..$max {
+                let n = sqlx::query(sql).bind($before).bind($batch).execute(&mut *$conn).await?.rows_affected();
+                total += n;
+                if n < $batch as u64 {
+                    break;
+                }
+            }
+            rows.push((table, total));
+        }
+        Ok::<Purged, StoreError>(Purged { rows, ran: true })
+    }};
+}
+
+impl Store {
+    /// Deletes rows that expired before `before`, at most `batch` per statement and at most
+    /// `max_batches` statements per table, so a run never holds the database for long. On
+    /// PostgreSQL it runs only if it gets the janitor's advisory lock (one instance at a time).
+    pub async fn purge_expired(&self, before: UnixTime, batch: i64, max_batches: u32) -> Result<Purged, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(pool) => {
+                let mut conn = pool.acquire().await?;
+                purge_on!(conn, before, batch, max_batches)
+            }
+            Backend::Postgres(pool) => {
+                let mut conn = pool.acquire().await?;
+                let (locked,): (bool,) =
+                    sqlx::query_as("SELECT pg_try_advisory_lock($1)").bind(JANITOR_LOCK).fetch_one(&mut *conn).await?;
+                if !locked {
+                    return Ok(Purged { rows: Vec::new(), ran: false });
+                }
+                let result = async { purge_on!(conn, before, batch, max_batches) }.await;
+                let unlocked =
+                    sqlx::query("SELECT pg_advisory_unlock($1)").bind(JANITOR_LOCK).execute(&mut *conn).await;
+                if result.is_err() || unlocked.is_err() {
+                    // Never return a connection that may still hold the lock: closing the
+                    // session releases it.
+                    drop(conn.detach());
+                }
+                result
+            }
+        }
+    }
+}
