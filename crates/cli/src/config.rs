@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, anyhow, bail};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
-use latchkey_flows::{KeyPolicy, RegistrationPolicy, ScopeDefinition, Settings};
+use latchkey_flows::{KeyPolicy, LoginLimits, RegistrationPolicy, ScopeDefinition, Settings};
 use latchkey_protocol::Scope;
 use latchkey_store::StoreOptions;
 use serde::{Deserialize, Serialize};
@@ -54,6 +54,14 @@ pub struct Config {
     pub device_code_ttl: i64,
     /// Device polling interval, seconds (RFC 8628).
     pub device_poll_interval: i64,
+    /// Seconds between reloads of the signing keys from the database.
+    pub key_reload_interval: i64,
+    /// Failed logins allowed per username per window.
+    pub login_max_failures: i64,
+    /// Failed logins allowed per client address per window.
+    pub login_max_failures_per_address: i64,
+    /// Length of the failed-login window, seconds.
+    pub login_failure_window: i64,
 }
 
 /// Keys read from the environment (others with the prefix, like test switches, are ignored).
@@ -74,6 +82,10 @@ const ENV_KEYS: &[&str] = &[
     "key_encryption_secret",
     "device_code_ttl",
     "device_poll_interval",
+    "key_reload_interval",
+    "login_max_failures",
+    "login_max_failures_per_address",
+    "login_failure_window",
 ];
 
 impl Default for Config {
@@ -98,6 +110,10 @@ impl Default for Config {
             key_encryption_secret: None,
             device_code_ttl: s.device_code_ttl,
             device_poll_interval: s.device_poll_interval,
+            key_reload_interval: s.keys.reload_every,
+            login_max_failures: s.login_limits.per_user,
+            login_max_failures_per_address: s.login_limits.per_address,
+            login_failure_window: s.login_limits.window,
         }
     }
 }
@@ -150,6 +166,10 @@ impl Config {
             ("session_ttl", self.session_ttl),
             ("device_code_ttl", self.device_code_ttl),
             ("device_poll_interval", self.device_poll_interval),
+            ("key_reload_interval", self.key_reload_interval),
+            ("login_max_failures", self.login_max_failures),
+            ("login_max_failures_per_address", self.login_max_failures_per_address),
+            ("login_failure_window", self.login_failure_window),
         ] {
             if v <= 0 {
                 bail!("{name}: must be a positive number of seconds");
@@ -214,12 +234,18 @@ impl Config {
             keys: KeyPolicy {
                 overlap: self.key_overlap,
                 encryption_secret: self.key_encryption_secret.clone(),
+                reload_every: self.key_reload_interval,
                 ..KeyPolicy::default()
             },
             registration: self.registration_policy().unwrap_or_default(),
             registration_default_scopes: self.registration_default_scopes.clone(),
             device_code_ttl: self.device_code_ttl,
             device_poll_interval: self.device_poll_interval,
+            login_limits: LoginLimits {
+                per_user: self.login_max_failures,
+                per_address: self.login_max_failures_per_address,
+                window: self.login_failure_window,
+            },
             audience: self.audience.clone().unwrap_or_else(|| issuer.clone()),
             issuer,
             code_ttl: self.code_ttl,

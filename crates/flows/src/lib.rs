@@ -33,7 +33,7 @@ pub use error::FlowError;
 pub use keys::{KeyAlg, KeyPolicy, KeyRing};
 pub use login::LoginError;
 pub use register::{RegisterError, Registered};
-pub use settings::{RegistrationPolicy, ScopeDefinition, Settings};
+pub use settings::{LoginLimits, RegistrationPolicy, ScopeDefinition, Settings};
 
 /// The authorization server: store, settings, signing keys and clock.
 #[derive(Clone)]

@@ -1,5 +1,6 @@
 //! Resource owner login and login sessions.
 
+use std::net::IpAddr;
 use std::sync::OnceLock;
 
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
@@ -14,6 +15,12 @@ pub enum LoginError {
     /// Unknown username or wrong password: the same answer for both.
     #[error("wrong username or password")]
     BadCredentials,
+    /// Too many failed attempts for this username or address; retry after this many seconds.
+    #[error("too many failed attempts")]
+    Throttled {
+        /// Seconds until the window ends.
+        retry_after: i64,
+    },
     /// An outage.
     #[error(transparent)]
     Flow(#[from] FlowError),
@@ -36,7 +43,28 @@ fn dummy_hash() -> &'static str {
 
 impl AuthServer {
     /// Checks a username and password; on success starts a session and returns its token.
-    pub async fn login(&self, username: &str, password: &Password) -> Result<(SessionToken, User), LoginError> {
+    ///
+    /// Failed attempts are counted per username and per client address across every
+    /// instance; past the limit the password is not even checked until the window ends, so
+    /// guessing is slow and a lockout always ends on its own.
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &Password,
+        client_ip: Option<IpAddr>,
+    ) -> Result<(SessionToken, User), LoginError> {
+        let now = self.now();
+        let limits = &self.settings.login_limits;
+        let keys: Vec<(String, i64)> = std::iter::once((format!("user:{}", username.to_lowercase()), limits.per_user))
+            .chain(client_ip.map(|ip| (format!("ip:{ip}"), limits.per_address)))
+            .collect();
+        for (key, max) in &keys {
+            if let Some((failures, until)) = self.store.login_failures(key, now).await?
+                && failures >= *max
+            {
+                return Err(LoginError::Throttled { retry_after: until - now });
+            }
+        }
         let user = self.store.user_by_name(username).await?;
         let hash = user.as_ref().map(|u| u.password_hash.clone());
         let password = password.clone();
@@ -53,10 +81,14 @@ impl AuthServer {
             .map_err(|e| FlowError::Crypto(e.to_string()))?
         };
         let Some(user) = user.filter(|_| ok) else {
+            for (key, _) in &keys {
+                self.store.record_login_failure(key, now, limits.window).await?;
+            }
+            tracing::info!(target: "latchkey::audit", event = "login_failed", "login failed");
             return Err(LoginError::BadCredentials);
         };
+        self.store.clear_login_failures(&keys[0].0).await?;
         let token = SessionToken::new(secrets::new_secret(secrets::SESSION_PREFIX).map_err(LoginError::Flow)?);
-        let now = self.now();
         let session =
             Session { user_id: user.id.clone(), created_at: now, expires_at: now + self.settings.session_ttl };
         self.store.insert_session(&token.hash(), &session).await?;

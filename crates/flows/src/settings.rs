@@ -64,6 +64,25 @@ pub struct Settings {
     pub device_code_ttl: i64,
     /// Minimum polling interval (RFC 8628 §3.2 `interval`).
     pub device_poll_interval: i64,
+    /// Failed-login limits.
+    pub login_limits: LoginLimits,
+}
+
+/// How many failed logins are allowed, per username and per client address, in a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginLimits {
+    /// Failures per username per window.
+    pub per_user: i64,
+    /// Failures per client address per window.
+    pub per_address: i64,
+    /// Window length, seconds.
+    pub window: i64,
+}
+
+impl Default for LoginLimits {
+    fn default() -> Self {
+        LoginLimits { per_user: 5, per_address: 50, window: 900 }
+    }
 }
 
 impl Settings {
@@ -84,6 +103,7 @@ impl Settings {
             registration_default_scopes: None,
             device_code_ttl: 600,
             device_poll_interval: 5,
+            login_limits: LoginLimits::default(),
         }
     }
 

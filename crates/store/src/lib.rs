@@ -16,6 +16,7 @@ mod device_codes;
 mod error;
 mod housekeeping;
 mod keys;
+mod login_failures;
 mod refresh;
 mod registration_tokens;
 mod sessions;

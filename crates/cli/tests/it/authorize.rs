@@ -296,3 +296,24 @@ async fn rfc9207_2_4_client_refuses_a_response_from_another_issuer() {
     let err = oauth.finish_authorization(&pending, "code=lkc_x&state=other").await.unwrap_err();
     assert!(matches!(err, latchkey_client::ClientError::StateMismatch), "rfc6749_10_12: {err}");
 }
+
+#[tokio::test]
+async fn failed_logins_are_limited_per_account_and_the_lockout_ends() {
+    let t = TestServer::start().await;
+    t.user("alice").await;
+    let browser = t.browser();
+    let page = browser.get("/login").await.text().await.unwrap();
+    for _ in 0..5 {
+        assert_eq!(browser.login(&page, "Alice", "wrong password").await.status(), StatusCode::UNAUTHORIZED);
+    }
+    // Even the right password waits now; the page says how long.
+    let res = browser.login(&page, "alice", PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(res.headers()["retry-after"], "900");
+    assert!(res.text().await.unwrap().contains("Try again in 15 minutes"));
+    // Another account is not affected.
+    t.user("bob").await;
+    assert_eq!(browser.login(&page, "bob", PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    t.clock.advance(900);
+    assert_eq!(browser.login(&page, "alice", PASSWORD).await.status(), StatusCode::SEE_OTHER);
+}

@@ -1,7 +1,9 @@
 //! `GET`/`POST /login` and `POST /logout`: the resource owner's login session.
 
 use axum::body::Body;
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::CookieJar;
@@ -75,7 +77,13 @@ pub async fn login_page(State(state): State<AppState>, jar: CookieJar) -> Respon
 }
 
 /// `POST /login`: checks the password, starts a new session, continues the authorization.
-pub async fn login(State(state): State<AppState>, jar: CookieJar, headers: HeaderMap, body: Body) -> Response {
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let form = match page_form(&state, &jar, &headers, body).await {
         Ok(f) => f,
         Err(e) => return show_error(&state, &e),
@@ -83,7 +91,7 @@ pub async fn login(State(state): State<AppState>, jar: CookieJar, headers: Heade
     let return_to = form.get("return_to").unwrap_or("").to_owned();
     let username = form.get("username").unwrap_or("").to_owned();
     let password = Password::new(form.get("password").unwrap_or(""));
-    match state.auth.login(&username, &password).await {
+    match state.auth.login(&username, &password, Some(peer.ip())).await {
         Ok((token, _user)) => {
             // A new session id on every login (no fixation); the old session ends.
             if let Some(old) = state.cookies.session(&jar)
@@ -100,6 +108,20 @@ pub async fn login(State(state): State<AppState>, jar: CookieJar, headers: Heade
             let form =
                 LoginForm { return_to, client_name, error: Some("Wrong username or password.".into()), username };
             render_login(&state, jar, StatusCode::UNAUTHORIZED, form)
+        }
+        Err(LoginError::Throttled { retry_after }) => {
+            let minutes = (retry_after + 59) / 60;
+            let client_name = client_name(&state, &return_to).await;
+            let error = format!(
+                "Too many failed attempts. Try again in {minutes} minute{}.",
+                if minutes == 1 { "" } else { "s" }
+            );
+            let form = LoginForm { return_to, client_name, error: Some(error), username };
+            let mut res = render_login(&state, jar, StatusCode::TOO_MANY_REQUESTS, form);
+            if let Ok(v) = axum::http::HeaderValue::from_str(&retry_after.max(1).to_string()) {
+                res.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+            }
+            res
         }
         Err(LoginError::Flow(e)) => flow_error(&state, e, StatusCode::SEE_OTHER),
     }

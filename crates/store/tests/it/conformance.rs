@@ -358,3 +358,28 @@ pub async fn housekeeping_deletes_only_expired_rows_in_batches(store: &Store) {
         assert_eq!(store.session(&SecretHash::of(&format!("s{i}")), 150).await.unwrap().is_some(), live);
     }
 }
+
+pub async fn login_failures_count_in_windows(store: &Store) {
+    assert!(store.login_failures("user:alice", 100).await.unwrap().is_none());
+    for _ in 0..3 {
+        store.record_login_failure("user:alice", 100, 60).await.unwrap();
+    }
+    assert_eq!(store.login_failures("user:alice", 120).await.unwrap(), Some((3, 160)));
+    assert!(store.login_failures("user:alice", 160).await.unwrap().is_none(), "the window ended");
+    store.record_login_failure("user:alice", 170, 60).await.unwrap();
+    assert_eq!(store.login_failures("user:alice", 171).await.unwrap(), Some((1, 230)), "a new window");
+    store.clear_login_failures("user:alice").await.unwrap();
+    assert!(store.login_failures("user:alice", 171).await.unwrap().is_none());
+    // Concurrent failures all count.
+    let store2 = std::sync::Arc::new(store.clone());
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let s = store2.clone();
+            tokio::spawn(async move { s.record_login_failure("ip:1.2.3.4", 500, 60).await.unwrap() })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(store.login_failures("ip:1.2.3.4", 501).await.unwrap().map(|f| f.0), Some(10));
+}

@@ -49,6 +49,7 @@ conformance_tests!(
     rfc7591_initial_access_tokens_are_spent_atomically,
     rfc8628_device_codes_decided_once_and_redeemed_once,
     housekeeping_deletes_only_expired_rows_in_batches,
+    login_failures_count_in_windows,
 );
 
 /// On PostgreSQL the janitor runs on one instance at a time: while another session holds

@@ -1,0 +1,9 @@
+-- Failed logins per account and per client address, shared by every instance so that a
+-- limit holds across a cluster. A window ends at expires_at; the janitor removes old rows.
+CREATE TABLE login_failures (
+    key          TEXT PRIMARY KEY,
+    window_start BIGINT NOT NULL,
+    failures     BIGINT NOT NULL,
+    expires_at   BIGINT NOT NULL
+);
+CREATE INDEX login_failures_expires_at ON login_failures(expires_at);
