@@ -327,7 +327,13 @@ impl KeyRing {
             return Ok(None);
         }
         let Some(kid) = header.kid else { return Ok(None) };
-        let set = self.current(now).await?;
+        let mut set = self.current(now).await?;
+        if !set.verifiers.contains_key(&kid) && set.loaded_at < now {
+            // Another instance may have added a key since our last load: look once more
+            // (at most once a second).
+            let _guard = self.reloading.lock().await;
+            set = self.reload(now).await?;
+        }
         let Some((key, alg)) = set.verifiers.get(&kid) else { return Ok(None) };
         if header.alg != *alg {
             return Ok(None);

@@ -14,4 +14,5 @@ mod keys;
 mod registration;
 mod resource;
 mod revocation;
+pub mod scale_out;
 mod token;

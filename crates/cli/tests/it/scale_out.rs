@@ -1,0 +1,248 @@
+//! Several `latchkey serve` processes on one PostgreSQL database behave as one server.
+//!
+//! PostgreSQL runs on the development and CI machines (127.0.0.1:5432); the test creates
+//! its own database and drops it. `LATCHKEY_SKIP_POSTGRES=1` skips it explicitly.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::harness::{Browser, PASSWORD, VERIFIER, authorize_query, field, location, param, TestClient};
+
+const BIN: &str = env!("CARGO_BIN_EXE_latchkey");
+const ISSUER: &str = "http://localhost:8000";
+
+pub struct PgDatabase {
+    pub url: String,
+    admin_url: String,
+    name: String,
+}
+
+impl PgDatabase {
+    /// A fresh database, or `None` when PostgreSQL tests are skipped on purpose.
+    pub async fn create() -> Option<PgDatabase> {
+        if std::env::var("LATCHKEY_SKIP_POSTGRES").is_ok_and(|v| v == "1") {
+            eprintln!("skipping PostgreSQL: LATCHKEY_SKIP_POSTGRES=1");
+            return None;
+        }
+        let admin_url = std::env::var("LATCHKEY_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let name = format!("latchkey_e2e_{}_{nanos}", std::process::id());
+        let admin = sqlx::PgPool::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at {admin_url} is required ({e}); LATCHKEY_SKIP_POSTGRES=1 skips"));
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.unwrap();
+        admin.close().await;
+        let url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
+        Some(PgDatabase { url, admin_url, name })
+    }
+
+    /// Runs `body`, then drops the database whether it passed or not.
+    pub async fn run<F: std::future::Future<Output = ()> + Send + 'static>(self, body: F) {
+        let outcome = tokio::spawn(body).await;
+        let admin = sqlx::PgPool::connect(&self.admin_url).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))).execute(&admin).await.unwrap();
+        admin.close().await;
+        if let Err(e) = outcome {
+            std::panic::resume_unwind(e.into_panic());
+        }
+    }
+}
+
+pub struct Instance {
+    child: Child,
+    pub url: String,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn cli(db: &str, args: &[&str], stdin: Option<&str>) -> String {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("LATCHKEY_DATABASE_URL", db)
+        .env("LATCHKEY_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(s) = stdin {
+        input.write_all(s.as_bytes()).unwrap();
+    }
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Starts instances at once (they migrate concurrently) and waits until all answer.
+pub async fn start(db: &str, n: usize, env: &[(&str, &str)]) -> Vec<Instance> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(BIN)
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--issuer", ISSUER])
+            .env("LATCHKEY_DATABASE_URL", db)
+            .env("LATCHKEY_LOG", "warn")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        out.push(Instance { child, url: format!("http://127.0.0.1:{port}") });
+    }
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    for i in &out {
+        let started = Instant::now();
+        while !http.get(format!("{}/readyz", i.url)).send().await.is_ok_and(|r| r.status().is_success()) {
+            assert!(started.elapsed() < Duration::from_secs(30), "{} did not start", i.url);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    out
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).no_proxy().build().unwrap()
+}
+
+async fn token(url: &str, c: &TestClient, form: &[(&str, &str)]) -> reqwest::Response {
+    http().post(format!("{url}/token")).basic_auth(&c.id, c.secret.as_ref()).form(form).send().await.unwrap()
+}
+
+async fn introspect(url: &str, c: &TestClient, t: &str) -> bool {
+    let r: Value = http().post(format!("{url}/introspect")).basic_auth(&c.id, c.secret.as_ref()).form(&[("token", t)]).send().await.unwrap().json().await.unwrap();
+    r["active"].as_bool().unwrap()
+}
+
+/// A code through the browser flow: log in on `a`, consent on `b`, redirect from `c`.
+async fn code(cookies: &reqwest::Client, [a, b, c]: [&str; 3], client: &TestClient) -> String {
+    let on = |base: &str| Browser { http: cookies.clone(), base: base.to_owned() };
+    let query = authorize_query(client, &[("scope", "profile")]);
+    let page = on(a).get(&format!("/authorize?{query}")).await.text().await.unwrap();
+    if page.contains("name=\"password\"") {
+        let res = on(a).login(&page, "alice", PASSWORD).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    }
+    let res = on(b).get(&format!("/authorize?{query}")).await;
+    let loc = if res.status() == StatusCode::OK {
+        let page = res.text().await.unwrap();
+        location(&on(c).decide(&page, "allow").await)
+    } else {
+        location(&res)
+    };
+    param(&loc, "code").unwrap_or_else(|| panic!("no code in {loc}"))
+}
+
+#[tokio::test]
+async fn three_instances_on_one_postgresql_database_act_as_one_server() {
+    let Some(db) = PgDatabase::create().await else { return };
+    let url = db.url.clone();
+    db.run(async move {
+        let creds: Value = serde_json::from_str(&cli(&url, &["clients", "add", "--name", "Web", "--redirect-uri", "https://app.example/cb", "--grant-type", "authorization_code", "--grant-type", "refresh_token", "--grant-type", "client_credentials", "--json"], None)).unwrap();
+        let client = TestClient {
+            id: creds["client_id"].as_str().unwrap().into(),
+            secret: creds["client_secret"].as_str().map(Into::into),
+            redirect_uri: "https://app.example/cb".into(),
+        };
+        cli(&url, &["users", "add", "alice", "--password-stdin"], Some(PASSWORD));
+        let nodes = start(&url, 3, &[("LATCHKEY_KEY_RELOAD_INTERVAL", "1"), ("LATCHKEY_KEY_OVERLAP", "0")]).await;
+        let [a, b, c] = [nodes[0].url.as_str(), nodes[1].url.as_str(), nodes[2].url.as_str()];
+        let cookies = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).no_proxy().build().unwrap();
+
+        // A login made on A is valid on B; the code it yields is redeemed at C.
+        let code_ = code(&cookies, [a, b, c], &client).await;
+        let redeem = [("grant_type", "authorization_code"), ("code", code_.as_str()), ("redirect_uri", "https://app.example/cb"), ("code_verifier", VERIFIER)];
+        let res = token(c, &client, &redeem).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let tokens: Value = res.json().await.unwrap();
+        assert_eq!(error_code(token(a, &client, &redeem).await).await, "invalid_grant", "used once, cluster-wide");
+
+        // A token issued by A is active on C, and revoked through B.
+        let cc: Value = token(a, &client, &[("grant_type", "client_credentials")]).await.json().await.unwrap();
+        let at = cc["access_token"].as_str().unwrap();
+        assert!(introspect(c, &client, at).await);
+        let res = http().post(format!("{b}/revoke")).basic_auth(&client.id, client.secret.as_ref()).form(&[("token", at)]).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(!introspect(c, &client, at).await);
+        assert!(!introspect(a, &client, at).await);
+
+        // Races between instances: never two winners.
+        for trial in 0..15 {
+            let code_ = code(&cookies, [a, b, c], &client).await;
+            let form = [("grant_type", "authorization_code"), ("code", code_.as_str()), ("redirect_uri", "https://app.example/cb"), ("code_verifier", VERIFIER)];
+            let (x, y) = tokio::join!(token(a, &client, &form), token(b, &client, &form));
+            let wins = [x.status(), y.status()].iter().filter(|s| **s == StatusCode::OK).count();
+            assert_eq!(wins, 1, "code race, trial {trial}");
+        }
+        let mut rt = tokens["refresh_token"].as_str().unwrap().to_owned();
+        for trial in 0..15 {
+            let form = [("grant_type", "refresh_token"), ("refresh_token", rt.as_str())];
+            let (x, y) = tokio::join!(token(b, &client, &form), token(c, &client, &form));
+            let oks: Vec<Value> = {
+                let mut v = Vec::new();
+                for r in [x, y] {
+                    if r.status() == StatusCode::OK {
+                        v.push(r.json().await.unwrap());
+                    }
+                }
+                v
+            };
+            // One wins; the loser's replay revokes the family (RFC 9700 §4.14.2), so start a new one.
+            assert!(oks.len() <= 1, "refresh race, trial {trial}: two winners");
+            let fresh = code(&cookies, [a, b, c], &client).await;
+            let form = [("grant_type", "authorization_code"), ("code", fresh.as_str()), ("redirect_uri", "https://app.example/cb"), ("code_verifier", VERIFIER)];
+            let t: Value = token(a, &client, &form).await.json().await.unwrap();
+            rt = t["refresh_token"].as_str().unwrap().to_owned();
+        }
+
+        // A key rotated through the CLI is in every instance's JWKS within the reload interval.
+        let out = cli(&url, &["keys", "rotate", "--alg", "EdDSA"], None);
+        let kid = out.split_whitespace().nth(2).unwrap().to_owned();
+        let started = Instant::now();
+        for node in [a, b, c] {
+            loop {
+                let jwks: Value = http().get(format!("{node}/jwks.json")).send().await.unwrap().json().await.unwrap();
+                if jwks["keys"].as_array().unwrap().iter().any(|k| k["kid"] == kid.as_str()) {
+                    break;
+                }
+                assert!(started.elapsed() < Duration::from_secs(5), "{node} never published {kid}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+
+        // A client added by the CLI works on every instance at once.
+        let fresh: Value = serde_json::from_str(&cli(&url, &["clients", "add", "--name", "New", "--json"], None)).unwrap();
+        let fresh = TestClient { id: fresh["client_id"].as_str().unwrap().into(), secret: fresh["client_secret"].as_str().map(Into::into), redirect_uri: String::new() };
+        for node in [a, b, c] {
+            assert_eq!(token(node, &fresh, &[("grant_type", "client_credentials")]).await.status(), StatusCode::OK);
+        }
+
+        // The failed-login limit holds across instances: 5 failures spread over three.
+        cli(&url, &["users", "add", "bob", "--password-stdin"], Some(PASSWORD));
+        let guesser = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).no_proxy().build().unwrap();
+        let on = |base: &str| Browser { http: guesser.clone(), base: base.to_owned() };
+        for (i, node) in [a, b, c, a, b].iter().enumerate() {
+            let page = on(node).get("/login").await.text().await.unwrap();
+            assert!(field(&page, "csrf").is_some());
+            assert_eq!(on(node).login(&page, "bob", "wrong password").await.status(), StatusCode::UNAUTHORIZED, "attempt {i}");
+        }
+        let page = on(c).get("/login").await.text().await.unwrap();
+        assert_eq!(on(c).login(&page, "bob", PASSWORD).await.status(), StatusCode::TOO_MANY_REQUESTS);
+        drop(nodes);
+    })
+    .await;
+}
+
+async fn error_code(res: reqwest::Response) -> String {
+    crate::harness::error_code(res).await
+}
