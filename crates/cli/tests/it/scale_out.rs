@@ -246,3 +246,94 @@ async fn three_instances_on_one_postgresql_database_act_as_one_server() {
 async fn error_code(res: reqwest::Response) -> String {
     crate::harness::error_code(res).await
 }
+
+/// A TCP proxy of the test's own between a server and PostgreSQL, which the test cuts and
+/// restores.
+struct Proxy {
+    port: u16,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    links: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl Proxy {
+    async fn start(target: String) -> Proxy {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let links = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (up2, links2) = (up.clone(), links.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !up2.load(Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let target = target.clone();
+                let task = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                links2.lock().unwrap().push(task.abort_handle());
+            }
+        });
+        Proxy { port, up, links }
+    }
+
+    fn cut(&self) {
+        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
+        for link in self.links.lock().unwrap().drain(..) {
+            link.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn a_database_outage_fails_fast_in_the_rfc_format_and_recovers_by_itself() {
+    let Some(db) = PgDatabase::create().await else { return };
+    let url = db.url.clone();
+    db.run(async move {
+        let creds: Value = serde_json::from_str(&cli(&url, &["clients", "add", "--name", "M2M", "--json"], None)).unwrap();
+        let client = TestClient { id: creds["client_id"].as_str().unwrap().into(), secret: creds["client_secret"].as_str().map(Into::into), redirect_uri: String::new() };
+        let parsed = url::Url::parse(&url).unwrap();
+        let proxy = Proxy::start(format!("{}:{}", parsed.host_str().unwrap(), parsed.port().unwrap_or(5432))).await;
+        let mut via_proxy = parsed.clone();
+        via_proxy.set_host(Some("127.0.0.1")).unwrap();
+        via_proxy.set_port(Some(proxy.port)).unwrap();
+        let nodes = start(via_proxy.as_str(), 1, &[("LATCHKEY_ACQUIRE_TIMEOUT", "2")]).await;
+        let node = nodes[0].url.as_str();
+        let cc = [("grant_type", "client_credentials")];
+        assert_eq!(token(node, &client, &cc).await.status(), StatusCode::OK);
+
+        proxy.cut();
+        let started = Instant::now();
+        let res = token(node, &client, &cc).await;
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers()["cache-control"], "no-store");
+        assert_eq!(error_code(res).await, "temporarily_unavailable");
+        assert!(started.elapsed() < Duration::from_secs(6), "failed fast: {:?}", started.elapsed());
+        assert_eq!(http().get(format!("{node}/readyz")).send().await.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(http().get(format!("{node}/healthz")).send().await.unwrap().status(), StatusCode::OK);
+        let page = http().get(format!("{node}/authorize?client_id={}&response_type=code", client.id)).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(page.text().await.unwrap().contains("Temporarily unavailable"));
+
+        proxy.restore();
+        let started = Instant::now();
+        loop {
+            if token(node, &client, &cc).await.status() == StatusCode::OK {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(15), "did not recover");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert_eq!(http().get(format!("{node}/readyz")).send().await.unwrap().status(), StatusCode::OK);
+        drop(nodes);
+    })
+    .await;
+}
