@@ -36,6 +36,18 @@ pub enum Command {
     Users(UsersCommand),
     /// Get a token from an authorization server, as a native app (RFC 8252) or with client credentials.
     Token(TokenArgs),
+    /// Write a snapshot of the database (clients, users, consents, keys, live refresh
+    /// tokens) as JSON, to move an installation (for example from SQLite to PostgreSQL).
+    Export {
+        /// File to write (mode 0600) [default: standard output].
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Load a snapshot made by `export` into an empty database (`--database-url`).
+    Import {
+        /// The snapshot file.
+        file: PathBuf,
+    },
     /// Manage signing keys: list, rotate, retire.
     #[command(subcommand)]
     Keys(KeysCommand),

@@ -20,6 +20,7 @@ mod login_failures;
 mod refresh;
 mod registration_tokens;
 mod sessions;
+mod transfer;
 mod users;
 
 use std::str::FromStr;
@@ -37,6 +38,7 @@ pub use housekeeping::Purged;
 pub use keys::SigningKeyRow;
 pub use refresh::{NewRefreshToken, StoredRefreshToken};
 pub use sessions::Session;
+pub use transfer::{SNAPSHOT_VERSION, Snapshot};
 pub use users::User;
 
 /// The database behind a [`Store`].

@@ -9,7 +9,7 @@ pub use serve::{shutdown_signal, spawn_janitor};
 use std::sync::Arc;
 
 use anyhow::Context;
-use latchkey_flows::{AuthServer, SystemClock};
+use latchkey_flows::{AuthServer, Clock, SystemClock};
 use latchkey_store::Store;
 
 use crate::cli::{Cli, Command, ServeArgs};
@@ -37,6 +37,42 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 Command::Clients(c) => admin::clients(&auth_server(&config).await?, c).await,
                 Command::Users(c) => admin::users(&auth_server(&config).await?, c).await,
+                Command::Export { output } => {
+                    let store = open_store(&config).await?;
+                    let snapshot = store.export(latchkey_flows::SystemClock.now()).await?;
+                    let json = serde_json::to_string_pretty(&snapshot)?;
+                    match output {
+                        Some(path) => write_private(&path, &json)?,
+                        None => println!("{json}"),
+                    }
+                    eprintln!(
+                        "exported {} clients, {} users, {} consents, {} keys, {} refresh tokens; the file holds password and secret hashes and private keys: keep it safe",
+                        snapshot.clients.len(),
+                        snapshot.users.len(),
+                        snapshot.consents.len(),
+                        snapshot.signing_keys.len(),
+                        snapshot.refresh_tokens.len()
+                    );
+                    Ok(())
+                }
+                Command::Import { file } => {
+                    let text =
+                        std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+                    let snapshot: latchkey_store::Snapshot =
+                        serde_json::from_str(&text).context("not a Latchkey snapshot")?;
+                    let store = open_store(&config).await?;
+                    store.import(&snapshot).await.context("import")?;
+                    println!(
+                        "imported {} clients, {} users, {} consents, {} keys, {} refresh tokens into {}",
+                        snapshot.clients.len(),
+                        snapshot.users.len(),
+                        snapshot.consents.len(),
+                        snapshot.signing_keys.len(),
+                        snapshot.refresh_tokens.len(),
+                        redact_url(&config.database_url)
+                    );
+                    Ok(())
+                }
                 Command::Keys(c) => admin::keys(&auth_server(&config).await?, c).await,
                 Command::RegistrationTokens(c) => admin::registration_tokens(&auth_server(&config).await?, c).await,
                 Command::Token(_) | Command::Demo(_) => Ok(()),
@@ -62,6 +98,18 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
 pub async fn auth_server(config: &Config) -> anyhow::Result<AuthServer> {
     let store = open_store(config).await?;
     Ok(AuthServer::new(store, config.settings(), Arc::new(SystemClock)).await?)
+}
+
+/// Writes a file only its owner can read.
+fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options.open(path).with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    Ok(())
 }
 
 /// A database URL with any password hidden.

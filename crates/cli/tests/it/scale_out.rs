@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::harness::{Browser, PASSWORD, VERIFIER, authorize_query, field, location, param, TestClient};
+use crate::harness::{Browser, PASSWORD, TestClient, VERIFIER, authorize_query, field, location, param};
 
 const BIN: &str = env!("CARGO_BIN_EXE_latchkey");
 const ISSUER: &str = "http://localhost:8000";
@@ -27,7 +27,8 @@ impl PgDatabase {
             eprintln!("skipping PostgreSQL: LATCHKEY_SKIP_POSTGRES=1");
             return None;
         }
-        let admin_url = std::env::var("LATCHKEY_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let admin_url = std::env::var("LATCHKEY_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
         let name = format!("latchkey_e2e_{}_{nanos}", std::process::id());
         let admin = sqlx::PgPool::connect(&admin_url)
@@ -43,7 +44,10 @@ impl PgDatabase {
     pub async fn run<F: std::future::Future<Output = ()> + Send + 'static>(self, body: F) {
         let outcome = tokio::spawn(body).await;
         let admin = sqlx::PgPool::connect(&self.admin_url).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))).execute(&admin).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)))
+            .execute(&admin)
+            .await
+            .unwrap();
         admin.close().await;
         if let Err(e) = outcome {
             std::panic::resume_unwind(e.into_panic());
@@ -92,10 +96,11 @@ pub async fn start(db: &str, n: usize, env: &[(&str, &str)]) -> Vec<Instance> {
         let child = Command::new(BIN)
             .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--issuer", ISSUER])
             .env("LATCHKEY_DATABASE_URL", db)
-            .env("LATCHKEY_LOG", "warn")
+            .env("LATCHKEY_LOG", "error")
             .envs(env.iter().copied())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            // The servers' warnings and errors show in a failing test's output.
+            .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
         out.push(Instance { child, url: format!("http://127.0.0.1:{port}") });
@@ -120,7 +125,16 @@ async fn token(url: &str, c: &TestClient, form: &[(&str, &str)]) -> reqwest::Res
 }
 
 async fn introspect(url: &str, c: &TestClient, t: &str) -> bool {
-    let r: Value = http().post(format!("{url}/introspect")).basic_auth(&c.id, c.secret.as_ref()).form(&[("token", t)]).send().await.unwrap().json().await.unwrap();
+    let r: Value = http()
+        .post(format!("{url}/introspect"))
+        .basic_auth(&c.id, c.secret.as_ref())
+        .form(&[("token", t)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     r["active"].as_bool().unwrap()
 }
 
@@ -148,7 +162,26 @@ async fn three_instances_on_one_postgresql_database_act_as_one_server() {
     let Some(db) = PgDatabase::create().await else { return };
     let url = db.url.clone();
     db.run(async move {
-        let creds: Value = serde_json::from_str(&cli(&url, &["clients", "add", "--name", "Web", "--redirect-uri", "https://app.example/cb", "--grant-type", "authorization_code", "--grant-type", "refresh_token", "--grant-type", "client_credentials", "--json"], None)).unwrap();
+        let creds: Value = serde_json::from_str(&cli(
+            &url,
+            &[
+                "clients",
+                "add",
+                "--name",
+                "Web",
+                "--redirect-uri",
+                "https://app.example/cb",
+                "--grant-type",
+                "authorization_code",
+                "--grant-type",
+                "refresh_token",
+                "--grant-type",
+                "client_credentials",
+                "--json",
+            ],
+            None,
+        ))
+        .unwrap();
         let client = TestClient {
             id: creds["client_id"].as_str().unwrap().into(),
             secret: creds["client_secret"].as_str().map(Into::into),
@@ -157,11 +190,21 @@ async fn three_instances_on_one_postgresql_database_act_as_one_server() {
         cli(&url, &["users", "add", "alice", "--password-stdin"], Some(PASSWORD));
         let nodes = start(&url, 3, &[("LATCHKEY_KEY_RELOAD_INTERVAL", "1"), ("LATCHKEY_KEY_OVERLAP", "0")]).await;
         let [a, b, c] = [nodes[0].url.as_str(), nodes[1].url.as_str(), nodes[2].url.as_str()];
-        let cookies = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).no_proxy().build().unwrap();
+        let cookies = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .build()
+            .unwrap();
 
         // A login made on A is valid on B; the code it yields is redeemed at C.
         let code_ = code(&cookies, [a, b, c], &client).await;
-        let redeem = [("grant_type", "authorization_code"), ("code", code_.as_str()), ("redirect_uri", "https://app.example/cb"), ("code_verifier", VERIFIER)];
+        let redeem = [
+            ("grant_type", "authorization_code"),
+            ("code", code_.as_str()),
+            ("redirect_uri", "https://app.example/cb"),
+            ("code_verifier", VERIFIER),
+        ];
         let res = token(c, &client, &redeem).await;
         assert_eq!(res.status(), StatusCode::OK);
         let tokens: Value = res.json().await.unwrap();
@@ -171,7 +214,13 @@ async fn three_instances_on_one_postgresql_database_act_as_one_server() {
         let cc: Value = token(a, &client, &[("grant_type", "client_credentials")]).await.json().await.unwrap();
         let at = cc["access_token"].as_str().unwrap();
         assert!(introspect(c, &client, at).await);
-        let res = http().post(format!("{b}/revoke")).basic_auth(&client.id, client.secret.as_ref()).form(&[("token", at)]).send().await.unwrap();
+        let res = http()
+            .post(format!("{b}/revoke"))
+            .basic_auth(&client.id, client.secret.as_ref())
+            .form(&[("token", at)])
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), StatusCode::OK);
         assert!(!introspect(c, &client, at).await);
         assert!(!introspect(a, &client, at).await);
@@ -179,7 +228,12 @@ async fn three_instances_on_one_postgresql_database_act_as_one_server() {
         // Races between instances: never two winners.
         for trial in 0..15 {
             let code_ = code(&cookies, [a, b, c], &client).await;
-            let form = [("grant_type", "authorization_code"), ("code", code_.as_str()), ("redirect_uri", "https://app.example/cb"), ("code_verifier", VERIFIER)];
+            let form = [
+                ("grant_type", "authorization_code"),
+                ("code", code_.as_str()),
+                ("redirect_uri", "https://app.example/cb"),
+                ("code_verifier", VERIFIER),
+            ];
             let (x, y) = tokio::join!(token(a, &client, &form), token(b, &client, &form));
             let wins = [x.status(), y.status()].iter().filter(|s| **s == StatusCode::OK).count();
             assert_eq!(wins, 1, "code race, trial {trial}");
@@ -200,7 +254,12 @@ async fn three_instances_on_one_postgresql_database_act_as_one_server() {
             // One wins; the loser's replay revokes the family (RFC 9700 §4.14.2), so start a new one.
             assert!(oks.len() <= 1, "refresh race, trial {trial}: two winners");
             let fresh = code(&cookies, [a, b, c], &client).await;
-            let form = [("grant_type", "authorization_code"), ("code", fresh.as_str()), ("redirect_uri", "https://app.example/cb"), ("code_verifier", VERIFIER)];
+            let form = [
+                ("grant_type", "authorization_code"),
+                ("code", fresh.as_str()),
+                ("redirect_uri", "https://app.example/cb"),
+                ("code_verifier", VERIFIER),
+            ];
             let t: Value = token(a, &client, &form).await.json().await.unwrap();
             rt = t["refresh_token"].as_str().unwrap().to_owned();
         }
@@ -221,20 +280,34 @@ async fn three_instances_on_one_postgresql_database_act_as_one_server() {
         }
 
         // A client added by the CLI works on every instance at once.
-        let fresh: Value = serde_json::from_str(&cli(&url, &["clients", "add", "--name", "New", "--json"], None)).unwrap();
-        let fresh = TestClient { id: fresh["client_id"].as_str().unwrap().into(), secret: fresh["client_secret"].as_str().map(Into::into), redirect_uri: String::new() };
+        let fresh: Value =
+            serde_json::from_str(&cli(&url, &["clients", "add", "--name", "New", "--json"], None)).unwrap();
+        let fresh = TestClient {
+            id: fresh["client_id"].as_str().unwrap().into(),
+            secret: fresh["client_secret"].as_str().map(Into::into),
+            redirect_uri: String::new(),
+        };
         for node in [a, b, c] {
             assert_eq!(token(node, &fresh, &[("grant_type", "client_credentials")]).await.status(), StatusCode::OK);
         }
 
         // The failed-login limit holds across instances: 5 failures spread over three.
         cli(&url, &["users", "add", "bob", "--password-stdin"], Some(PASSWORD));
-        let guesser = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).no_proxy().build().unwrap();
+        let guesser = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .build()
+            .unwrap();
         let on = |base: &str| Browser { http: guesser.clone(), base: base.to_owned() };
         for (i, node) in [a, b, c, a, b].iter().enumerate() {
             let page = on(node).get("/login").await.text().await.unwrap();
             assert!(field(&page, "csrf").is_some());
-            assert_eq!(on(node).login(&page, "bob", "wrong password").await.status(), StatusCode::UNAUTHORIZED, "attempt {i}");
+            assert_eq!(
+                on(node).login(&page, "bob", "wrong password").await.status(),
+                StatusCode::UNAUTHORIZED,
+                "attempt {i}"
+            );
         }
         let page = on(c).get("/login").await.text().await.unwrap();
         assert_eq!(on(c).login(&page, "bob", PASSWORD).await.status(), StatusCode::TOO_MANY_REQUESTS);
@@ -298,8 +371,13 @@ async fn a_database_outage_fails_fast_in_the_rfc_format_and_recovers_by_itself()
     let Some(db) = PgDatabase::create().await else { return };
     let url = db.url.clone();
     db.run(async move {
-        let creds: Value = serde_json::from_str(&cli(&url, &["clients", "add", "--name", "M2M", "--json"], None)).unwrap();
-        let client = TestClient { id: creds["client_id"].as_str().unwrap().into(), secret: creds["client_secret"].as_str().map(Into::into), redirect_uri: String::new() };
+        let creds: Value =
+            serde_json::from_str(&cli(&url, &["clients", "add", "--name", "M2M", "--json"], None)).unwrap();
+        let client = TestClient {
+            id: creds["client_id"].as_str().unwrap().into(),
+            secret: creds["client_secret"].as_str().map(Into::into),
+            redirect_uri: String::new(),
+        };
         let parsed = url::Url::parse(&url).unwrap();
         let proxy = Proxy::start(format!("{}:{}", parsed.host_str().unwrap(), parsed.port().unwrap_or(5432))).await;
         let mut via_proxy = parsed.clone();
@@ -317,9 +395,13 @@ async fn a_database_outage_fails_fast_in_the_rfc_format_and_recovers_by_itself()
         assert_eq!(res.headers()["cache-control"], "no-store");
         assert_eq!(error_code(res).await, "temporarily_unavailable");
         assert!(started.elapsed() < Duration::from_secs(6), "failed fast: {:?}", started.elapsed());
-        assert_eq!(http().get(format!("{node}/readyz")).send().await.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            http().get(format!("{node}/readyz")).send().await.unwrap().status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
         assert_eq!(http().get(format!("{node}/healthz")).send().await.unwrap().status(), StatusCode::OK);
-        let page = http().get(format!("{node}/authorize?client_id={}&response_type=code", client.id)).send().await.unwrap();
+        let page =
+            http().get(format!("{node}/authorize?client_id={}&response_type=code", client.id)).send().await.unwrap();
         assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(page.text().await.unwrap().contains("Temporarily unavailable"));
 
@@ -334,6 +416,113 @@ async fn a_database_outage_fails_fast_in_the_rfc_format_and_recovers_by_itself()
         }
         assert_eq!(http().get(format!("{node}/readyz")).send().await.unwrap().status(), StatusCode::OK);
         drop(nodes);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn moving_from_sqlite_to_postgresql_keeps_clients_users_consents_keys_and_refresh_tokens() {
+    let Some(db) = PgDatabase::create().await else { return };
+    let pg = db.url.clone();
+    db.run(async move {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = format!("sqlite://{}", dir.path().join("latchkey.db").display());
+        let creds: Value = serde_json::from_str(&cli(
+            &sqlite,
+            &[
+                "clients",
+                "add",
+                "--name",
+                "Web",
+                "--redirect-uri",
+                "https://app.example/cb",
+                "--grant-type",
+                "authorization_code",
+                "--grant-type",
+                "refresh_token",
+                "--grant-type",
+                "client_credentials",
+                "--json",
+            ],
+            None,
+        ))
+        .unwrap();
+        let client = TestClient {
+            id: creds["client_id"].as_str().unwrap().into(),
+            secret: creds["client_secret"].as_str().map(Into::into),
+            redirect_uri: "https://app.example/cb".into(),
+        };
+        cli(&sqlite, &["users", "add", "alice", "--password-stdin"], Some(PASSWORD));
+
+        let (refresh_token, kid) = {
+            let nodes = start(&sqlite, 1, &[]).await;
+            let n = nodes[0].url.as_str();
+            let cookies = reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .no_proxy()
+                .build()
+                .unwrap();
+            let code_ = code(&cookies, [n, n, n], &client).await;
+            let form = [
+                ("grant_type", "authorization_code"),
+                ("code", code_.as_str()),
+                ("redirect_uri", "https://app.example/cb"),
+                ("code_verifier", VERIFIER),
+            ];
+            let t: Value = token(n, &client, &form).await.json().await.unwrap();
+            let cc: Value = token(n, &client, &[("grant_type", "client_credentials")]).await.json().await.unwrap();
+            let kid = jsonwebtoken::decode_header(cc["access_token"].as_str().unwrap()).unwrap().kid.unwrap();
+            (t["refresh_token"].as_str().unwrap().to_owned(), kid)
+        };
+
+        let snapshot = dir.path().join("snapshot.json");
+        cli(&sqlite, &["export", "--output", snapshot.to_str().unwrap()], None);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&snapshot).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        let text = std::fs::read_to_string(&snapshot).unwrap();
+        assert!(
+            !text.contains(client.secret.as_deref().unwrap()) && !text.contains(&refresh_token),
+            "no secrets, only digests"
+        );
+        let out = cli(&pg, &["import", snapshot.to_str().unwrap()], None);
+        assert!(out.contains("imported 1 clients, 1 users, 1 consents"), "{out}");
+
+        let nodes = start(&pg, 1, &[]).await;
+        let n = nodes[0].url.as_str();
+        // The same client secret, the same signing key, the same live refresh token.
+        let cc: Value = token(n, &client, &[("grant_type", "client_credentials")]).await.json().await.unwrap();
+        assert_eq!(jsonwebtoken::decode_header(cc["access_token"].as_str().unwrap()).unwrap().kid.unwrap(), kid);
+        let res =
+            token(n, &client, &[("grant_type", "refresh_token"), ("refresh_token", refresh_token.as_str())]).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        // The same password, and the consent is remembered: straight back with a code.
+        let cookies = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .build()
+            .unwrap();
+        let b = Browser { http: cookies, base: n.to_owned() };
+        let query = authorize_query(&client, &[("scope", "profile")]);
+        let page = b.get(&format!("/authorize?{query}")).await.text().await.unwrap();
+        b.login(&page, "alice", PASSWORD).await;
+        let res = b.get(&format!("/authorize?{query}")).await;
+        assert_eq!(res.status(), StatusCode::FOUND);
+        assert!(param(&location(&res), "code").is_some());
+        drop(nodes);
+
+        // A second import into a database that is no longer empty is refused, and changes nothing.
+        let out = Command::new(BIN)
+            .args(["import", snapshot.to_str().unwrap()])
+            .env("LATCHKEY_DATABASE_URL", &pg)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("not empty"));
     })
     .await;
 }
