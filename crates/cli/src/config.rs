@@ -62,6 +62,8 @@ pub struct Config {
     pub login_max_failures_per_address: i64,
     /// Length of the failed-login window, seconds.
     pub login_failure_window: i64,
+    /// Seconds in which a rotated refresh token may be retried for the same successor (0: off).
+    pub refresh_grace_period: i64,
 }
 
 /// Keys read from the environment (others with the prefix, like test switches, are ignored).
@@ -86,6 +88,7 @@ const ENV_KEYS: &[&str] = &[
     "login_max_failures",
     "login_max_failures_per_address",
     "login_failure_window",
+    "refresh_grace_period",
 ];
 
 impl Default for Config {
@@ -114,6 +117,7 @@ impl Default for Config {
             login_max_failures: s.login_limits.per_user,
             login_max_failures_per_address: s.login_limits.per_address,
             login_failure_window: s.login_limits.window,
+            refresh_grace_period: s.refresh_grace_period,
         }
     }
 }
@@ -176,6 +180,9 @@ impl Config {
             }
         }
         self.registration_policy()?;
+        if self.refresh_grace_period < 0 {
+            bail!("refresh_grace_period: must be zero or more seconds");
+        }
         if self.key_overlap < 0 {
             bail!("key_overlap: must be zero or more seconds");
         }
@@ -241,6 +248,7 @@ impl Config {
             registration_default_scopes: self.registration_default_scopes.clone(),
             device_code_ttl: self.device_code_ttl,
             device_poll_interval: self.device_poll_interval,
+            refresh_grace_period: self.refresh_grace_period,
             login_limits: LoginLimits {
                 per_user: self.login_max_failures,
                 per_address: self.login_max_failures_per_address,

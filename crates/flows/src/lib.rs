@@ -44,6 +44,7 @@ pub struct AuthServer {
     clock: Arc<dyn Clock>,
     hashing: Arc<tokio::sync::Semaphore>,
     device_guesses: Arc<device::GuessLimiter>,
+    refresh_key: Arc<aws_lc_rs::hmac::Key>,
 }
 
 impl AuthServer {
@@ -54,6 +55,10 @@ impl AuthServer {
         // A retired key stays published while tokens it signed may still be live.
         settings.keys.publish_after_retire = settings.keys.publish_after_retire.max(settings.access_token_ttl);
         let keys = KeyRing::load_or_create(&store, settings.keys.clone(), clock.now()).await?;
+        // The key that derives refresh-token successors, the same on every instance.
+        let candidate = secrets::random_b64(32)?;
+        let key_bytes = store.server_secret("refresh_successor_key", candidate.as_bytes(), clock.now()).await?;
+        let refresh_key = Arc::new(aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &key_bytes));
         // Argon2id uses 19 MiB per hash: bound how many run at once, off the async workers.
         let permits = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         Ok(AuthServer {
@@ -63,6 +68,7 @@ impl AuthServer {
             clock,
             hashing: Arc::new(tokio::sync::Semaphore::new(permits)),
             device_guesses: Arc::new(device::GuessLimiter::default()),
+            refresh_key,
         })
     }
 

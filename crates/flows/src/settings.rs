@@ -66,6 +66,9 @@ pub struct Settings {
     pub device_poll_interval: i64,
     /// Failed-login limits.
     pub login_limits: LoginLimits,
+    /// Seconds in which a just-rotated refresh token may be presented again and get the
+    /// same successor (lost responses, two tabs at once); 0 turns it off.
+    pub refresh_grace_period: i64,
 }
 
 /// How many failed logins are allowed, per username and per client address, in a window.
@@ -104,6 +107,7 @@ impl Settings {
             device_code_ttl: 600,
             device_poll_interval: 5,
             login_limits: LoginLimits::default(),
+            refresh_grace_period: 10,
         }
     }
 

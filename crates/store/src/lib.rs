@@ -19,6 +19,7 @@ mod keys;
 mod login_failures;
 mod refresh;
 mod registration_tokens;
+mod server_secrets;
 mod sessions;
 mod transfer;
 mod users;

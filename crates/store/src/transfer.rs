@@ -92,6 +92,17 @@ pub struct Snapshot {
     /// Refresh tokens that have not expired (rotated and revoked ones too, so reuse
     /// detection keeps working).
     pub refresh_tokens: Vec<RefreshRecord>,
+    /// Installation secrets (the refresh-successor key), so retries keep working.
+    #[serde(default)]
+    pub server_secrets: Vec<ServerSecretRecord>,
+}
+
+/// An installation secret as stored.
+#[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow)]
+pub struct ServerSecretRecord {
+    name: String,
+    value: Vec<u8>,
+    created_at: i64,
 }
 
 impl Store {
@@ -107,8 +118,9 @@ impl Store {
                 .fetch_all(&mut *tx).await?;
             let refresh_tokens = sqlx::query_as("SELECT token_hash, family_id, code_hash, client_id, user_id, scope, created_at, expires_at, rotated_at, revoked_at FROM refresh_tokens WHERE expires_at > $1 ORDER BY family_id, created_at")
                 .bind(now).fetch_all(&mut *tx).await?;
+            let server_secrets = sqlx::query_as("SELECT name, value, created_at FROM server_secrets ORDER BY name").fetch_all(&mut *tx).await?;
             tx.commit().await?;
-            Snapshot { version: SNAPSHOT_VERSION, taken_at: now, clients, users, consents, signing_keys, refresh_tokens }
+            Snapshot { version: SNAPSHOT_VERSION, taken_at: now, clients, users, consents, signing_keys, refresh_tokens, server_secrets }
         }))
     }
 
@@ -150,6 +162,10 @@ impl Store {
                     .bind(&r.token_hash).bind(&r.family_id).bind(&r.code_hash).bind(&r.client_id).bind(&r.user_id).bind(&r.scope)
                     .bind(r.created_at).bind(r.expires_at).bind(r.rotated_at).bind(r.revoked_at)
                     .execute(&mut *tx).await?;
+            }
+            for s in &s.server_secrets {
+                sqlx::query("INSERT INTO server_secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET value = excluded.value")
+                    .bind(&s.name).bind(&s.value).bind(s.created_at).execute(&mut *tx).await?;
             }
             tx.commit().await?;
             Ok(())

@@ -151,6 +151,7 @@ async fn demo_in_a_browser_log_in_allow_see_protected_data_expire_refresh() {
     c.goto(&demo.client_url).await.unwrap();
     click(&c, "#sign-in").await;
     // (A) The authorization server's login page, not the client's.
+    c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("#username")).await.unwrap();
     let url = c.current_url().await.unwrap();
     assert!(url.as_str().starts_with(&demo.issuer), "{url}");
     c.find(Locator::Css("#username")).await.unwrap().send_keys(latchkey::demo::DEMO_USER).await.unwrap();

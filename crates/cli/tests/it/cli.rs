@@ -30,6 +30,24 @@ fn run_ok(dir: &std::path::Path, args: &[&str], stdin: Option<&str>) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// The first stderr line of `child` that `pick` accepts. The rest of stderr keeps being
+/// read, so the program never writes into a closed pipe.
+async fn first_line(child: &mut Child, pick: impl Fn(&str) -> Option<String> + Send + 'static) -> Option<String> {
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(found) = pick(&line)
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(found);
+            }
+        }
+    });
+    rx.await.ok()
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -163,16 +181,9 @@ async fn rfc8252_latchkey_token_gets_tokens_through_a_loopback_redirect() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let auth_url = tokio::task::spawn_blocking(move || {
-        BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-            .find_map(|l| l.trim().strip_prefix("http").map(|rest| format!("http{rest}")))
-    })
-    .await
-    .unwrap()
-    .expect("the CLI prints the authorization URL");
+    let auth_url = first_line(&mut child, |l| l.trim().strip_prefix("http").map(|rest| format!("http{rest}")))
+        .await
+        .expect("the CLI prints the authorization URL");
 
     let http = reqwest::Client::builder()
         .cookie_store(true)
@@ -213,16 +224,9 @@ async fn rfc8628_latchkey_token_device_polls_until_the_user_approves() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let code = tokio::task::spawn_blocking(move || {
-        BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-            .find_map(|l| l.split("enter the code").nth(1).map(|c| c.trim().to_owned()))
-    })
-    .await
-    .unwrap()
-    .expect("the CLI shows the user code");
+    let code = first_line(&mut child, |l| l.split("enter the code").nth(1).map(|c| c.trim().to_owned()))
+        .await
+        .expect("the CLI shows the user code");
     let http = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())

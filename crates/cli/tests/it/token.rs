@@ -189,7 +189,9 @@ async fn rfc9700_4_14_2_reuse_of_a_rotated_refresh_token_revokes_the_family() {
     let second: Value =
         t.token(&client, &[("grant_type", "refresh_token"), ("refresh_token", rt1)]).await.json().await.unwrap();
     let rt2 = second["refresh_token"].as_str().unwrap();
-    // The attacker (or a lost response) replays rt1: refused, and rt2 dies with it.
+    // Past the grace period, a replay of rt1 (an attacker, or a very late retry) is
+    // refused, and rt2 dies with it.
+    t.clock.advance(11);
     assert_eq!(
         error_code(t.token(&client, &[("grant_type", "refresh_token"), ("refresh_token", rt1)]).await).await,
         "invalid_grant"
@@ -374,4 +376,78 @@ async fn rfc6749_5_2_missing_parameters_are_invalid_request() {
         error_code(t.token(&client, &[("grant_type", "authorization_code"), ("code", "lkc_nope")]).await).await,
         "invalid_grant"
     );
+}
+
+async fn refresh(t: &TestServer, c: &TestClient, rt: &str) -> reqwest::Response {
+    t.token(c, &[("grant_type", "refresh_token"), ("refresh_token", rt)]).await
+}
+
+#[tokio::test]
+async fn refresh_retry_within_the_grace_period_gets_the_same_successor() {
+    let t = TestServer::start().await;
+    let client = t.confidential_client().await;
+    t.user("alice").await;
+    let first = t.tokens_for(&client, "alice").await;
+    let rt1 = first["refresh_token"].as_str().unwrap();
+    let a: Value = refresh(&t, &client, rt1).await.json().await.unwrap();
+    // The response was lost; the client retries with rt1 a few seconds later.
+    t.clock.advance(5);
+    let res = refresh(&t, &client, rt1).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let b: Value = res.json().await.unwrap();
+    assert_eq!(a["refresh_token"], b["refresh_token"], "the same successor");
+    assert_ne!(a["access_token"], b["access_token"]);
+    // The successor works once; after that, rt1 again is reuse and revokes the family.
+    let rt2 = b["refresh_token"].as_str().unwrap();
+    let c: Value = refresh(&t, &client, rt2).await.json().await.unwrap();
+    assert_eq!(error_code(refresh(&t, &client, rt1).await).await, "invalid_grant");
+    assert_eq!(error_code(refresh(&t, &client, c["refresh_token"].as_str().unwrap()).await).await, "invalid_grant");
+}
+
+#[tokio::test]
+async fn two_concurrent_refreshes_both_get_the_same_successor() {
+    let t = TestServer::start().await;
+    let client = t.confidential_client().await;
+    t.user("alice").await;
+    for _ in 0..5 {
+        let first = t.tokens_for(&client, "alice").await;
+        let rt = first["refresh_token"].as_str().unwrap();
+        let results = join_all((0..4).map(|_| refresh(&t, &client, rt)).collect()).await;
+        let mut successors = Vec::new();
+        for r in results {
+            assert_eq!(r.status(), StatusCode::OK);
+            successors.push(r.json::<Value>().await.unwrap()["refresh_token"].as_str().unwrap().to_owned());
+        }
+        successors.dedup();
+        assert_eq!(successors.len(), 1, "one successor for all: {successors:?}");
+        assert_eq!(refresh(&t, &client, &successors[0]).await.status(), StatusCode::OK, "and it works");
+    }
+}
+
+#[tokio::test]
+async fn refresh_grace_period_zero_revokes_at_once() {
+    let t = TestServer::start_with(|s| s.refresh_grace_period = 0).await;
+    let client = t.confidential_client().await;
+    t.user("alice").await;
+    let first = t.tokens_for(&client, "alice").await;
+    let rt1 = first["refresh_token"].as_str().unwrap();
+    let second: Value = refresh(&t, &client, rt1).await.json().await.unwrap();
+    assert_eq!(error_code(refresh(&t, &client, rt1).await).await, "invalid_grant");
+    assert_eq!(
+        error_code(refresh(&t, &client, second["refresh_token"].as_str().unwrap()).await).await,
+        "invalid_grant"
+    );
+}
+
+#[tokio::test]
+async fn refresh_retry_from_another_client_changes_nothing() {
+    let t = TestServer::start().await;
+    let client = t.confidential_client().await;
+    let thief = t.confidential_client().await;
+    t.user("alice").await;
+    let first = t.tokens_for(&client, "alice").await;
+    let rt1 = first["refresh_token"].as_str().unwrap();
+    let a: Value = refresh(&t, &client, rt1).await.json().await.unwrap();
+    assert_eq!(error_code(refresh(&t, &thief, rt1).await).await, "invalid_grant");
+    assert_eq!(refresh(&t, &client, a["refresh_token"].as_str().unwrap()).await.status(), StatusCode::OK);
 }

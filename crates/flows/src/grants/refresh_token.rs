@@ -1,14 +1,31 @@
-//! Refresh token grant, RFC 6749 §6, with rotation and reuse detection (RFC 9700 §4.14.2).
+//! Refresh token grant, RFC 6749 §6, with rotation and reuse detection (RFC 9700 §4.14.2),
+//! and a grace period for honest retries.
+//!
+//! Rotation punishes honest clients whose response was lost, or two tabs refreshing at
+//! once. So a token's successor is derived from it (HMAC with an installation key, see
+//! [`AuthServer::successor_of`]): presenting the just-rotated token again within
+//! `refresh_grace_period` returns the same successor instead of revoking the family.
+//! Outside the grace period, or once the successor has been used, reuse revokes the family.
 
-use latchkey_protocol::OAuthError;
+use aws_lc_rs::hmac;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use latchkey_protocol::client::Client;
 use latchkey_protocol::secret::RefreshToken;
 use latchkey_protocol::token::{self, RefreshGrant, TokenResponse};
-use latchkey_store::NewRefreshToken;
+use latchkey_protocol::{OAuthError, Scope};
+use latchkey_store::{NewRefreshToken, StoredRefreshToken};
 
 use crate::{AuthServer, FlowError, secrets};
 
 impl AuthServer {
+    /// The successor of a refresh token: `lkr_` + base64url(HMAC-SHA256(key, token)). Only
+    /// its digest is stored, like every token's.
+    fn successor_of(&self, presented: &RefreshToken) -> RefreshToken {
+        let tag = hmac::sign(&self.refresh_key, presented.expose().as_bytes());
+        RefreshToken::new(format!("{}{}", secrets::REFRESH_PREFIX, URL_SAFE_NO_PAD.encode(tag.as_ref())))
+    }
+
     pub(crate) async fn refresh(
         &self,
         client: &Client,
@@ -28,13 +45,13 @@ impl AuthServer {
             return Err(OAuthError::invalid_grant("the refresh token was revoked").into());
         }
         if stored.rotated_at.is_some() {
-            return Err(self.refresh_reused(&stored.family_id, now).await);
+            return self.retry_or_reuse(client, presented, &stored, scope, now).await;
         }
         let access_scope = token::refresh(&stored.grant, &client.id, scope, now)?;
         // §6: "the authorization server MAY issue a new refresh token, in which case the
         // client MUST discard the old refresh token". The new one keeps the original scope
         // and the family's absolute expiry.
-        let successor = RefreshToken::new(secrets::new_secret(secrets::REFRESH_PREFIX)?);
+        let successor = self.successor_of(presented);
         let row = NewRefreshToken {
             hash: successor.hash(),
             family_id: stored.family_id.clone(),
@@ -43,9 +60,51 @@ impl AuthServer {
             created_at: now,
         };
         if !self.store.rotate_refresh_token(&hash, &row, now).await? {
-            // Another request rotated (or revoked) it between our read and our write.
-            return Err(self.refresh_reused(&stored.family_id, now).await);
+            // Another request rotated (or revoked) it between our read and our write: two
+            // tabs at once, or a thief. Decide as for any rotated token.
+            let Some(stored) = self.store.refresh_token(&hash).await? else {
+                return Err(OAuthError::invalid_grant("unknown refresh token").into());
+            };
+            return self.retry_or_reuse(client, presented, &stored, scope, now).await;
         }
+        self.refresh_response(client, &stored, successor, access_scope).await
+    }
+
+    /// A rotated token presented again: within the grace period, and while its successor is
+    /// unused, the same successor again; otherwise reuse, and the family is revoked.
+    async fn retry_or_reuse(
+        &self,
+        client: &Client,
+        presented: &RefreshToken,
+        stored: &StoredRefreshToken,
+        scope: Option<&str>,
+        now: i64,
+    ) -> Result<TokenResponse, FlowError> {
+        let grace = self.settings.refresh_grace_period;
+        let in_grace =
+            stored.revoked_at.is_none() && stored.rotated_at.is_some_and(|at| now - at <= grace) && grace > 0;
+        if in_grace {
+            let successor = self.successor_of(presented);
+            if let Some(next) = self.store.refresh_token(&successor.hash()).await?
+                && next.rotated_at.is_none()
+                && next.revoked_at.is_none()
+                && next.family_id == stored.family_id
+            {
+                let access_scope = token::refresh(&next.grant, &client.id, scope, now)?;
+                tracing::info!(family = %stored.family_id, "refresh retried within the grace period; same successor");
+                return self.refresh_response(client, &next, successor, access_scope).await;
+            }
+        }
+        Err(self.refresh_reused(&stored.family_id, now).await)
+    }
+
+    async fn refresh_response(
+        &self,
+        client: &Client,
+        stored: &StoredRefreshToken,
+        successor: RefreshToken,
+        access_scope: Scope,
+    ) -> Result<TokenResponse, FlowError> {
         let (access_token, expires_in) =
             self.access_token(client, &stored.grant.user_id, &access_scope, Some(&stored.family_id)).await?;
         Ok(TokenResponse {
