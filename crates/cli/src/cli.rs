@@ -48,6 +48,18 @@ pub enum Command {
         /// The snapshot file.
         file: PathBuf,
     },
+    /// Show the audit trail of security events, newest first.
+    Audit {
+        /// How many events.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// Only this kind (login_failed, refresh_reuse_detected, key_rotated, …).
+        #[arg(long)]
+        kind: Option<String>,
+        /// Print JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
     /// Manage signing keys: list, rotate, retire.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -189,6 +201,13 @@ pub enum UsersCommand {
     Remove {
         /// Login name.
         username: String,
+    },
+    /// Withdraw a user's remembered consent for a client (the next authorization asks again).
+    RevokeConsent {
+        /// Login name.
+        username: String,
+        /// Client id.
+        client_id: String,
     },
     /// Change a user's password.
     Passwd {

@@ -6,6 +6,7 @@ use latchkey_protocol::secret::{ClientSecret, Password, SecretHash};
 use latchkey_protocol::{Scope, redirect};
 use latchkey_store::{StoreError, User};
 
+use crate::audit::{Subject, kind};
 use crate::{AuthServer, FlowError, secrets};
 
 /// What an operator asks for when registering a client.
@@ -135,6 +136,11 @@ impl AuthServer {
         }
         let secret = ClientSecret::new(secrets::new_secret(secrets::CLIENT_SECRET_PREFIX)?);
         self.store.set_client_secret(client_id, &SecretHash::of(secret.expose())).await?;
+        self.audit(
+            kind::CLIENT_SECRET_ROTATED,
+            Subject { actor: Some("cli"), client_id: Some(client_id), ..Subject::default() },
+        )
+        .await;
         Ok(secret)
     }
 
@@ -178,5 +184,42 @@ impl AuthServer {
         })
         .await
         .map_err(|e| FlowError::Crypto(e.to_string()))?
+    }
+}
+
+impl AuthServer {
+    /// Adds a signing key (published now, signing after the overlap) and records it.
+    pub async fn rotate_key(&self, alg: crate::KeyAlg) -> Result<String, FlowError> {
+        let kid = self.keys.rotate(alg, self.now()).await?;
+        let detail = Some(format!("key {kid} ({})", alg.as_str()));
+        self.audit(kind::KEY_ROTATED, Subject { actor: Some("cli"), detail, ..Subject::default() }).await;
+        Ok(kid)
+    }
+
+    /// Retires a signing key and records it.
+    pub async fn retire_key(&self, kid: &str) -> Result<(), FlowError> {
+        self.keys.retire(kid, self.now()).await?;
+        self.audit(
+            kind::KEY_RETIRED,
+            Subject { actor: Some("cli"), detail: Some(format!("key {kid}")), ..Subject::default() },
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Withdraws a user's remembered consent for a client: the next authorization asks again.
+    pub async fn revoke_consent(&self, username: &str, client_id: &str) -> Result<(), FlowError> {
+        let Some(user) = self.store.user_by_name(username).await? else {
+            return Err(FlowError::Invalid(format!("no user `{username}`")));
+        };
+        if !self.store.delete_consent(&user.id, client_id).await? {
+            return Err(FlowError::Invalid(format!("`{username}` has no consent for client `{client_id}`")));
+        }
+        self.audit(
+            kind::CONSENT_REVOKED,
+            Subject { actor: Some(username), client_id: Some(client_id), ..Subject::default() },
+        )
+        .await;
+        Ok(())
     }
 }

@@ -9,6 +9,7 @@ use latchkey_protocol::token::CodeGrant;
 use latchkey_protocol::{OAuthError, Scope};
 use latchkey_store::User;
 
+use crate::audit::{Subject, kind};
 use crate::{AuthServer, FlowError, ScopeDefinition, secrets};
 
 /// What the authorization endpoint does next.
@@ -82,6 +83,10 @@ impl AuthServer {
             )),
             Decision::Allow => {
                 self.store.grant_consent(&user.id, &client.id, &request.scope, self.now()).await?;
+                let detail = Some(format!("scope: {}", request.scope));
+                let subject =
+                    Subject { actor: Some(&user.username), client_id: Some(&client.id), detail, ..Subject::default() };
+                self.audit(kind::CONSENT_GRANTED, subject).await;
                 self.issue_code(&request, user).await
             }
         }

@@ -177,7 +177,16 @@ impl AuthServer {
     pub async fn decide_device(&self, user: &User, user_code: &str, decision: Decision) -> Result<bool, FlowError> {
         let Some(code) = normalise_user_code(user_code) else { return Ok(false) };
         let word = if decision == Decision::Allow { "allow" } else { "deny" };
-        Ok(self.store.decide_device_code(&code, &user.id, word, self.now()).await?)
+        let decided = self.store.decide_device_code(&code, &user.id, word, self.now()).await?;
+        if decided && decision == Decision::Allow {
+            let subject = crate::audit::Subject {
+                actor: Some(&user.username),
+                detail: Some(format!("user code {}", format_user_code(&code))),
+                ..Default::default()
+            };
+            self.audit(crate::audit::kind::DEVICE_APPROVED, subject).await;
+        }
+        Ok(decided)
     }
 
     /// §3.4–§3.5: the device polls.

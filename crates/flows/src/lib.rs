@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 mod admin;
+pub mod audit;
 mod authorize;
 mod clock;
 mod device;

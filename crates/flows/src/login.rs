@@ -7,6 +7,7 @@ use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use latchkey_protocol::secret::{Password, SessionToken};
 use latchkey_store::{Session, StoreError, User};
 
+use crate::audit::{Subject, kind};
 use crate::{AuthServer, FlowError, secrets};
 
 /// Why a login failed.
@@ -62,6 +63,11 @@ impl AuthServer {
             if let Some((failures, until)) = self.store.login_failures(key, now).await?
                 && failures >= *max
             {
+                self.audit(
+                    kind::LOGIN_THROTTLED,
+                    Subject { actor: Some(username), address: client_ip, ..Subject::default() },
+                )
+                .await;
                 return Err(LoginError::Throttled { retry_after: until - now });
             }
         }
@@ -84,7 +90,8 @@ impl AuthServer {
             for (key, _) in &keys {
                 self.store.record_login_failure(key, now, limits.window).await?;
             }
-            tracing::info!(target: "latchkey::audit", event = "login_failed", "login failed");
+            self.audit(kind::LOGIN_FAILED, Subject { actor: Some(username), address: client_ip, ..Subject::default() })
+                .await;
             return Err(LoginError::BadCredentials);
         };
         self.store.clear_login_failures(&keys[0].0).await?;
@@ -92,6 +99,11 @@ impl AuthServer {
         let session =
             Session { user_id: user.id.clone(), created_at: now, expires_at: now + self.settings.session_ttl };
         self.store.insert_session(&token.hash(), &session).await?;
+        self.audit(
+            kind::LOGIN_SUCCEEDED,
+            Subject { actor: Some(&user.username), address: client_ip, ..Subject::default() },
+        )
+        .await;
         Ok((token, user))
     }
 

@@ -111,6 +111,12 @@ impl AuthServer {
         self.store.insert_client(&client).await?;
         self.store.set_registration_token(&client.id, &registration_token.hash()).await?;
         tracing::info!(client_id = %client.id, "client registered dynamically");
+        let detail = Some(format!("name {}", client.name));
+        self.audit(
+            crate::audit::kind::CLIENT_REGISTERED,
+            crate::audit::Subject { client_id: Some(&client.id), detail, ..Default::default() },
+        )
+        .await;
         Ok(Registered { client, secret, registration_token: Some(registration_token) })
     }
 

@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 mod access_tokens;
+mod audit;
 mod clients;
 mod codes;
 mod consents;
@@ -32,6 +33,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 pub use access_tokens::AccessTokenRow;
+pub use audit::AuditEvent;
 pub use codes::StoredCode;
 pub use device_codes::{DeviceCodeRow, NewDeviceCode};
 pub use error::StoreError;

@@ -133,6 +133,10 @@ pub async fn users(auth: &AuthServer, cmd: UsersCommand) -> anyhow::Result<()> {
             }
             println!("removed user {username}");
         }
+        UsersCommand::RevokeConsent { username, client_id } => {
+            auth.revoke_consent(&username, &client_id).await?;
+            println!("consent of {username} for {client_id} withdrawn");
+        }
         UsersCommand::Passwd { username, password_stdin } => {
             let password = read_password(password_stdin)?;
             auth.set_password(&username, &password).await?;
@@ -176,12 +180,12 @@ pub async fn keys(auth: &AuthServer, cmd: KeysCommand) -> anyhow::Result<()> {
             }
         }
         KeysCommand::Rotate { alg } => {
-            let kid = auth.keys().rotate(alg.parse()?, now).await?;
+            let kid = auth.rotate_key(alg.parse()?).await?;
             let overlap = auth.settings().keys.overlap;
             println!("added key {kid} ({alg}): published now, signing from {} (in {overlap} s)", now + overlap);
         }
         KeysCommand::Retire { kid } => {
-            auth.keys().retire(&kid, now).await?;
+            auth.retire_key(&kid).await?;
             println!("retired key {kid}: it no longer signs and leaves the JWKS once its tokens have expired");
         }
     }
@@ -220,6 +224,29 @@ pub async fn registration_tokens(auth: &AuthServer, cmd: RegistrationTokensComma
                     "note: registration is not set to `token`; set registration = \"token\" for the server to ask for it"
                 );
             }
+        }
+    }
+    Ok(())
+}
+
+pub async fn audit(auth: &AuthServer, limit: i64, kind: Option<String>, json: bool) -> anyhow::Result<()> {
+    if limit < 1 {
+        bail!("limit: must be at least 1");
+    }
+    for e in auth.audit_trail(kind.as_deref(), limit).await? {
+        if json {
+            println!("{}", serde_json::to_string(&e)?);
+        } else {
+            let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+            println!(
+                "{}  {:<24} actor={} client={} address={} {}",
+                e.at,
+                e.kind,
+                opt(&e.actor),
+                opt(&e.client_id),
+                opt(&e.address),
+                e.detail.unwrap_or_default()
+            );
         }
     }
     Ok(())

@@ -73,6 +73,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     );
                     Ok(())
                 }
+                Command::Audit { limit, kind, json } => {
+                    admin::audit(&auth_server(&config).await?, limit, kind, json).await
+                }
                 Command::Keys(c) => admin::keys(&auth_server(&config).await?, c).await,
                 Command::RegistrationTokens(c) => admin::registration_tokens(&auth_server(&config).await?, c).await,
                 Command::Token(_) | Command::Demo(_) => Ok(()),

@@ -266,3 +266,20 @@ async fn cli_keys_and_registration_tokens() {
     let out = latchkey(dir.path(), &["registration-tokens", "create", "--expires", "soon"]).output().unwrap();
     assert!(!out.status.success());
 }
+
+#[tokio::test]
+async fn cli_audit_and_revoke_consent() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_ok(dir.path(), &["clients", "add", "--name", "M", "--json"], None);
+    let id = serde_json::from_str::<Value>(&out).unwrap()["client_id"].as_str().unwrap().to_owned();
+    run_ok(dir.path(), &["clients", "rotate-secret", &id], None);
+    run_ok(dir.path(), &["keys", "rotate"], None);
+    let trail = run_ok(dir.path(), &["audit"], None);
+    assert!(trail.contains("client_secret_rotated") && trail.contains("key_rotated"), "{trail}");
+    let json = run_ok(dir.path(), &["audit", "--kind", "key_rotated", "--json"], None);
+    assert_eq!(json.lines().count(), 1);
+    assert_eq!(serde_json::from_str::<Value>(json.lines().next().unwrap()).unwrap()["kind"], "key_rotated");
+    run_ok(dir.path(), &["users", "add", "erin", "--password-stdin"], Some(PASSWORD));
+    let out = latchkey(dir.path(), &["users", "revoke-consent", "erin", &id]).output().unwrap();
+    assert!(!out.status.success(), "no consent to withdraw");
+}

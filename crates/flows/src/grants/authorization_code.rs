@@ -5,6 +5,7 @@ use latchkey_protocol::client::Client;
 use latchkey_protocol::secret::{AuthorizationCode, SecretHash};
 use latchkey_protocol::token::{self, TokenResponse};
 
+use crate::audit::{Subject, kind};
 use crate::{AuthServer, FlowError};
 
 impl AuthServer {
@@ -21,12 +22,12 @@ impl AuthServer {
             return Err(OAuthError::invalid_grant("unknown authorization code").into());
         };
         if stored.consumed_at.is_some() {
-            return Err(self.code_replayed(&hash, now).await);
+            return Err(self.code_replayed(client, &hash, now).await);
         }
         token::redeem_code(&stored.grant, &client.id, redirect_uri, code_verifier, now)?;
         // §4.1.2: single use, atomic even across instances: one racing request wins.
         if !self.store.consume_code(&hash, now).await? {
-            return Err(self.code_replayed(&hash, now).await);
+            return Err(self.code_replayed(client, &hash, now).await);
         }
         let grant = &stored.grant;
         self.issue_user_tokens(client, &grant.user_id, &grant.scope, Some(hash)).await
@@ -35,13 +36,16 @@ impl AuthServer {
     /// §4.1.2: "If an authorization code is used more than once, the authorization server
     /// MUST deny the request and SHOULD revoke (when possible) all tokens previously issued
     /// based on that authorization code."
-    async fn code_replayed(&self, hash: &SecretHash, now: i64) -> FlowError {
+    async fn code_replayed(&self, client: &Client, hash: &SecretHash, now: i64) -> FlowError {
         match self.store.revoke_refresh_by_code(hash, now).await {
             Ok(n) => {
                 tracing::warn!(
                     revoked_refresh_tokens = n,
                     "authorization code replayed; tokens issued from it revoked"
                 );
+                let detail = Some(format!("{n} refresh tokens revoked"));
+                self.audit(kind::CODE_REPLAY, Subject { client_id: Some(&client.id), detail, ..Subject::default() })
+                    .await;
                 OAuthError::invalid_grant("the authorization code was already used").into()
             }
             Err(e) => e.into(),

@@ -16,6 +16,7 @@ use latchkey_protocol::token::{self, RefreshGrant, TokenResponse};
 use latchkey_protocol::{OAuthError, Scope};
 use latchkey_store::{NewRefreshToken, StoredRefreshToken};
 
+use crate::audit::{Subject, kind};
 use crate::{AuthServer, FlowError, secrets};
 
 impl AuthServer {
@@ -95,7 +96,7 @@ impl AuthServer {
                 return self.refresh_response(client, &next, successor, access_scope).await;
             }
         }
-        Err(self.refresh_reused(&stored.family_id, now).await)
+        Err(self.refresh_reused(client, &stored.family_id, now).await)
     }
 
     async fn refresh_response(
@@ -118,10 +119,13 @@ impl AuthServer {
 
     /// RFC 9700 §4.14.2: a rotated refresh token presented again means one of two parties
     /// holds a stolen copy; revoke the whole family.
-    async fn refresh_reused(&self, family_id: &str, now: i64) -> FlowError {
+    async fn refresh_reused(&self, client: &Client, family_id: &str, now: i64) -> FlowError {
         match self.store.revoke_refresh_family(family_id, now).await {
             Ok(n) => {
                 tracing::warn!(family = family_id, revoked = n, "refresh token reused; family revoked");
+                let detail = Some(format!("family {family_id}: {n} tokens revoked"));
+                self.audit(kind::REFRESH_REUSE, Subject { client_id: Some(&client.id), detail, ..Subject::default() })
+                    .await;
                 OAuthError::invalid_grant("the refresh token was already used").into()
             }
             Err(e) => e.into(),

@@ -383,3 +383,23 @@ pub async fn login_failures_count_in_windows(store: &Store) {
     }
     assert_eq!(store.login_failures("ip:1.2.3.4", 501).await.unwrap().map(|f| f.0), Some(10));
 }
+
+pub async fn audit_events_are_listed_newest_first(store: &Store) {
+    for (i, kind) in ["login_failed", "login_succeeded", "login_failed"].iter().enumerate() {
+        let e = latchkey_store::AuditEvent {
+            id: format!("e{i}"),
+            at: 100 + i as i64,
+            kind: (*kind).into(),
+            actor: Some("alice".into()),
+            client_id: None,
+            address: Some("127.0.0.1".into()),
+            detail: None,
+        };
+        store.insert_audit_event(&e).await.unwrap();
+    }
+    let all = store.audit_events(None, 10).await.unwrap();
+    assert_eq!(all.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["e2", "e1", "e0"]);
+    let failed = store.audit_events(Some("login_failed"), 1).await.unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].id, "e2");
+}

@@ -50,6 +50,7 @@ conformance_tests!(
     rfc8628_device_codes_decided_once_and_redeemed_once,
     housekeeping_deletes_only_expired_rows_in_batches,
     login_failures_count_in_windows,
+    audit_events_are_listed_newest_first,
 );
 
 /// On PostgreSQL the janitor runs on one instance at a time: while another session holds
