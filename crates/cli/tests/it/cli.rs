@@ -52,7 +52,8 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-struct Served(Child);
+/// A running `latchkey serve` and its port.
+struct Served(Child, u16);
 
 impl Drop for Served {
     fn drop(&mut self) {
@@ -80,7 +81,7 @@ async fn serve_with(dir: &std::path::Path, env: &[(&str, &str)]) -> (Served, Str
         assert!(start.elapsed() < Duration::from_secs(20), "server did not start");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    (Served(child), url)
+    (Served(child, port), url)
 }
 
 #[tokio::test]
@@ -282,4 +283,164 @@ async fn cli_audit_and_revoke_consent() {
     run_ok(dir.path(), &["users", "add", "erin", "--password-stdin"], Some(PASSWORD));
     let out = latchkey(dir.path(), &["users", "revoke-consent", "erin", &id]).output().unwrap();
     assert!(!out.status.success(), "no consent to withdraw");
+}
+
+#[tokio::test]
+async fn no_secret_reaches_the_logs_even_at_trace_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_ok(
+        dir.path(),
+        &[
+            "clients",
+            "add",
+            "--name",
+            "Web",
+            "--redirect-uri",
+            "https://app.example/cb",
+            "--grant-type",
+            "authorization_code",
+            "--grant-type",
+            "refresh_token",
+            "--grant-type",
+            "client_credentials",
+            "--json",
+        ],
+        None,
+    );
+    let creds: Value = serde_json::from_str(&out).unwrap();
+    let client = crate::harness::TestClient {
+        id: creds["client_id"].as_str().unwrap().into(),
+        secret: creds["client_secret"].as_str().map(Into::into),
+        redirect_uri: "https://app.example/cb".into(),
+    };
+    run_ok(dir.path(), &["users", "add", "frank", "--password-stdin"], Some(PASSWORD));
+    let port = free_port();
+    let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
+    let child = latchkey(dir.path(), &["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .env("LATCHKEY_LOG", "trace")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let server = Served(child, port);
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    while http.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(started.elapsed() < Duration::from_secs(20));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let browser = Browser { http: http.clone(), base: base.clone() };
+    let mut secrets = vec![client.secret.clone().unwrap(), PASSWORD.to_owned()];
+    let location = browser.authorize(&crate::harness::authorize_query(&client, &[]), "frank").await;
+    let code = crate::harness::param(&location, "code").unwrap();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", "https://app.example/cb"),
+        ("code_verifier", crate::harness::VERIFIER),
+    ];
+    let tokens: Value = http
+        .post(format!("{base}/token"))
+        .basic_auth(&client.id, client.secret.as_ref())
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let refreshed: Value = http
+        .post(format!("{base}/token"))
+        .basic_auth(&client.id, client.secret.as_ref())
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", tokens["refresh_token"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let wrong = http
+        .post(format!("{base}/token"))
+        .basic_auth(&client.id, Some("lks_wrong-secret-wrong-secret"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let session_cookie = http.get(format!("{base}/login")).send().await.unwrap();
+    drop(session_cookie);
+    secrets.extend([
+        code,
+        crate::harness::VERIFIER.to_owned(),
+        tokens["access_token"].as_str().unwrap().to_owned(),
+        tokens["refresh_token"].as_str().unwrap().to_owned(),
+        refreshed["refresh_token"].as_str().unwrap().to_owned(),
+        "lks_wrong-secret-wrong-secret".to_owned(),
+    ]);
+    drop(server);
+    let logs = std::fs::read_to_string(dir.path().join("server.log")).unwrap();
+    assert!(logs.lines().count() > 20, "trace logging was on: {} lines", logs.lines().count());
+    for s in &secrets {
+        assert!(!logs.contains(s.as_str()), "a secret ({}…) is in the logs", &s[..6]);
+    }
+    // The session id never shows either.
+    assert!(!logs.contains("lkss_"));
+}
+
+#[tokio::test]
+async fn sigterm_lets_in_flight_requests_finish_and_exits_promptly() {
+    let dir = tempfile::tempdir().unwrap();
+    run_ok(dir.path(), &["users", "add", "gina", "--password-stdin"], Some(PASSWORD));
+    let (mut server, _url) = serve(dir.path()).await;
+    let port = free_port_of(&server);
+    let base = format!("http://127.0.0.1:{port}");
+    // Logins hash a password (the slowest request there is): keep many in flight. Each
+    // uses a fresh connection, so a request is either in flight or refused at connect.
+    let mut forms = Vec::new();
+    for _ in 0..16 {
+        let http = reqwest::Client::builder().cookie_store(true).pool_max_idle_per_host(0).no_proxy().build().unwrap();
+        let page = http.get(format!("{base}/login")).send().await.unwrap().text().await.unwrap();
+        forms.push((http, crate::harness::field(&page, "csrf").unwrap()));
+    }
+    let mut inflight = Vec::new();
+    for (http, csrf) in forms {
+        let base = base.clone();
+        inflight.push(tokio::spawn(async move {
+            http.post(format!("{base}/login"))
+                .form(&[("csrf", csrf.as_str()), ("username", "gina"), ("password", "wrong password")])
+                .send()
+                .await
+        }));
+    }
+    // Long enough for every request to be accepted (hashing, two at a time, takes longer),
+    // short enough that most are still being worked on: the signal lands mid-flight.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let pid = server.0.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let started = Instant::now();
+    for task in inflight {
+        let res = task.await.unwrap().expect("an in-flight request was cut");
+        // Answered in full: a failed login, or (once five have failed) a throttled one.
+        assert!(matches!(res.status(), StatusCode::UNAUTHORIZED | StatusCode::TOO_MANY_REQUESTS), "{}", res.status());
+        assert!(res.text().await.unwrap().contains("</html>"));
+    }
+    let status = loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "did not exit");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "{status}");
+    assert!(reqwest::Client::new().get(format!("{base}/healthz")).send().await.is_err(), "new requests are refused");
+}
+
+fn free_port_of(s: &Served) -> u16 {
+    s.1
 }
