@@ -12,6 +12,7 @@ mod crash;
 pub mod device;
 mod discovery;
 mod harness;
+mod hostile;
 mod keys;
 mod registration;
 mod resource;
