@@ -243,3 +243,23 @@ mod tests {
         assert!(matches!(e, AuthorizeError::Redirect { .. }));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn rfc6749_4_1_1_authorization_request_validation_never_panics(query in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let client = Client {
+                id: "c1".into(), name: "App".into(), secret_hash: None, redirect_uris: vec!["https://app.example/cb".into()],
+                grant_types: vec![GrantType::AuthorizationCode], scopes: None, require_pkce: true, created_at: 0,
+                token_format: crate::client::TokenFormat::Jwt, metadata: None,
+            };
+            if let Ok(params) = Params::parse(&query) {
+                let _ = validate(&params, Some(&client), &Scope::from_tokens(["a"]));
+            }
+        }
+    }
+}

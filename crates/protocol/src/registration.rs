@@ -240,3 +240,53 @@ mod tests {
         assert_eq!(code(json!({"grant_types": ["client_credentials"], "scope": 5})), ErrorCode::InvalidClientMetadata);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            "\\PC{0,40}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+                proptest::collection::btree_map(
+                    prop_oneof![
+                        Just("redirect_uris".to_owned()),
+                        Just("grant_types".to_owned()),
+                        Just("response_types".to_owned()),
+                        Just("scope".to_owned()),
+                        Just("client_name".to_owned()),
+                        Just("token_endpoint_auth_method".to_owned()),
+                        Just("contacts".to_owned()),
+                        "[a-z_]{1,12}",
+                    ],
+                    inner,
+                    0..6
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn rfc7591_2_metadata_validation_never_panics(v in json_value()) {
+            let _ = ClientMetadata::parse(&v);
+        }
+
+        #[test]
+        fn rfc7591_2_registered_redirect_uris_are_absolute_without_fragment(uri in "\\PC{0,60}") {
+            if check_redirect_uri(&uri).is_ok() {
+                let parsed = url::Url::parse(&uri).unwrap();
+                prop_assert!(parsed.fragment().is_none());
+            }
+        }
+    }
+}

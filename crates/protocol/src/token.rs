@@ -235,3 +235,27 @@ mod tests {
         assert_eq!(e.code, ErrorCode::InvalidRequest);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn rfc6749_5_token_request_parser_never_panics(body in proptest::collection::vec(any::<u8>(), 0..300)) {
+            if let Ok(params) = Params::parse(&body) {
+                let _ = TokenRequest::parse(&params);
+            }
+        }
+
+        #[test]
+        fn rfc6749_4_1_3_redeem_never_panics(uri in proptest::option::of("\\PC{0,40}"), verifier in proptest::option::of("\\PC{0,130}"), now in any::<i64>()) {
+            let grant = CodeGrant {
+                client_id: "c".into(), user_id: "u".into(), redirect_uri: "https://a.example/cb".into(), redirect_uri_given: true,
+                scope: Scope::default(), code_challenge: Some(CodeChallenge::s256("v")), expires_at: 100,
+            };
+            let _ = redeem_code(&grant, "c", uri.as_deref(), verifier.as_deref(), now);
+        }
+    }
+}

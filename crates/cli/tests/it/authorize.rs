@@ -317,3 +317,38 @@ async fn failed_logins_are_limited_per_account_and_the_lockout_ends() {
     t.clock.advance(900);
     assert_eq!(browser.login(&page, "alice", PASSWORD).await.status(), StatusCode::SEE_OTHER);
 }
+
+#[tokio::test]
+async fn over_https_cookies_are_secure_with_the_host_prefix() {
+    let t = TestServer::start_with(|s| s.issuer = "https://auth.example".into()).await;
+    let client = t.confidential_client().await;
+    let res = t.browser().get(&format!("/authorize?{}", authorize_query(&client, &[]))).await;
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("__Host-latchkey_csrf="), "{cookie}");
+    for attr in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(cookie.contains(attr), "{attr} missing: {cookie}");
+    }
+    assert!(!cookie.contains("Domain="), "__Host- cookies have no Domain");
+}
+
+#[tokio::test]
+async fn a_client_cannot_inject_html_through_its_registered_metadata() {
+    let t = TestServer::start_with(|s| s.registration = latchkey_flows::RegistrationPolicy::Open).await;
+    t.user("alice").await;
+    let body = serde_json::json!({"client_name": "<img src=x onerror=alert(1)><script>alert(2)</script>", "redirect_uris": ["https://evil.example/cb"]});
+    let r: serde_json::Value =
+        t.http().post(format!("{}/register", t.url)).json(&body).send().await.unwrap().json().await.unwrap();
+    let client = TestClient {
+        id: r["client_id"].as_str().unwrap().into(),
+        secret: r["client_secret"].as_str().map(Into::into),
+        redirect_uri: "https://evil.example/cb".into(),
+    };
+    let browser = t.browser();
+    let page = browser.get(&format!("/authorize?{}", authorize_query(&client, &[]))).await.text().await.unwrap();
+    let res = browser.login(&page, "alice", PASSWORD).await;
+    let consent = browser.get(&location(&res)).await.text().await.unwrap();
+    for page in [&page, &consent] {
+        assert!(!page.contains("<script>alert") && !page.contains("<img src=x"), "{page}");
+        assert!(page.contains("&lt;script&gt;alert(2)&lt;"), "shown as text");
+    }
+}
