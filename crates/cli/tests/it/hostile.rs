@@ -296,3 +296,50 @@ async fn every_endpoint_answers_malformed_requests_with_a_4xx_and_changes_nothin
     );
     assert!(s.sent > 300, "{}", s.sent);
 }
+
+/// A server on the test's AuthServer with a short header timeout.
+async fn strict_server(t: &TestServer) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let options =
+        latchkey_server::ServeOptions { header_read_timeout: std::time::Duration::from_secs(1), ..Default::default() };
+    let state = latchkey_server::AppState::new(t.auth.clone()).unwrap();
+    tokio::spawn(latchkey_server::serve_with(listener, state, options, std::future::pending()));
+    addr
+}
+
+/// Sends raw bytes and reads until the server answers or closes; panics if it hangs.
+async fn raw(addr: std::net::SocketAddr, bytes: &[u8], pause_before_end: bool) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let _ = stream.write_all(bytes).await;
+    if !pause_before_end {
+        let _ = stream.write_all(b"\r\n").await;
+    }
+    let mut out = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(8), stream.read_to_end(&mut out)).await;
+    assert!(read.is_ok(), "the server kept a bad connection open");
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn slow_clients_and_oversized_headers_are_cut_off() {
+    let t = TestServer::start().await;
+    let addr = strict_server(&t).await;
+    // Slowloris: headers that never end are dropped after the header timeout.
+    let started = std::time::Instant::now();
+    let answer = raw(addr, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: 1\r\n", true).await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 408"), "{answer}");
+    // Too many headers, or one huge header: refused with a 4xx (or the connection closed).
+    let many: String = (0..300).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let answer =
+        raw(addr, format!("GET /healthz HTTP/1.1\r\nHost: x\r\n{many}Connection: close\r\n").as_bytes(), false).await;
+    assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 4"), "{answer}");
+    let huge = format!("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\nConnection: close\r\n", "a".repeat(1_000_000));
+    let answer = raw(addr, huge.as_bytes(), false).await;
+    assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 4"), "{}", &answer[..answer.len().min(200)]);
+    // A normal request on the same server is fine.
+    let answer = raw(addr, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n", false).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
