@@ -2,9 +2,13 @@
 //!
 //! Cookies are `HttpOnly; SameSite=Lax; Path=/`, and over https `Secure` with the
 //! `__Host-` prefix. (`Lax`, not `Strict`: the top-level redirect back from a client must
-//! still carry the session.) CSRF protection is a double-submit token: a random cookie
-//! whose value every form repeats, compared in constant time; `SameSite=Lax` keeps the
-//! cookie off cross-site POSTs as a second line.
+//! still carry the session.)
+//!
+//! CSRF: once a browser has a login session, every form carries a token derived from the
+//! session id (SHA-256 under a fixed label), so it is bound to that session and changes
+//! with it at each login. Before login (the login form itself) the token is a random
+//! double-submit cookie. Both are compared in constant time before anything changes;
+//! `SameSite=Lax` keeps the cookies off cross-site POSTs as a second line.
 
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use latchkey_protocol::secret::{SecretHash, SessionToken};
@@ -55,6 +59,9 @@ impl CookiePolicy {
 
     /// The CSRF token for a form: the browser's, or a new one set on the jar.
     pub fn csrf(&self, jar: CookieJar) -> Result<(CookieJar, String), latchkey_flows::FlowError> {
+        if let Some(bound) = self.session_csrf(&jar) {
+            return Ok((jar, bound));
+        }
         if let Some(c) = jar.get(self.csrf_name()).filter(|c| c.value().len() >= 32) {
             let value = c.value().to_owned();
             return Ok((jar, value));
@@ -63,8 +70,20 @@ impl CookiePolicy {
         Ok((jar.add(self.build(self.csrf_name(), value.clone())), value))
     }
 
-    /// Whether a submitted form's CSRF token matches the browser's cookie.
+    /// The token bound to the browser's login session, if it has one.
+    fn session_csrf(&self, jar: &CookieJar) -> Option<String> {
+        use base64::Engine;
+        let session = jar.get(self.session_name())?;
+        let digest = SecretHash::of(&format!("latchkey-csrf:{}", session.value()));
+        Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_bytes()))
+    }
+
+    /// Whether a submitted form's CSRF token is the one this browser was given: bound to
+    /// its session when it has one, else its double-submit cookie.
     pub fn csrf_ok(&self, jar: &CookieJar, submitted: Option<&str>) -> bool {
+        if let Some(bound) = self.session_csrf(jar) {
+            return submitted.is_some_and(|given| SecretHash::of(&bound).ct_eq(&SecretHash::of(given)));
+        }
         match (jar.get(self.csrf_name()), submitted) {
             (Some(cookie), Some(given)) if cookie.value().len() >= 32 => {
                 SecretHash::of(cookie.value()).ct_eq(&SecretHash::of(given))

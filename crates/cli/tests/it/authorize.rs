@@ -313,7 +313,9 @@ async fn failed_logins_are_limited_per_account_and_the_lockout_ends() {
     assert!(res.text().await.unwrap().contains("Try again in 15 minutes"));
     // Another account is not affected.
     t.user("bob").await;
-    assert_eq!(browser.login(&page, "bob", PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    let other = t.browser();
+    let bob_page = other.get("/login").await.text().await.unwrap();
+    assert_eq!(other.login(&bob_page, "bob", PASSWORD).await.status(), StatusCode::SEE_OTHER);
     t.clock.advance(900);
     assert_eq!(browser.login(&page, "alice", PASSWORD).await.status(), StatusCode::SEE_OTHER);
 }
@@ -351,4 +353,29 @@ async fn a_client_cannot_inject_html_through_its_registered_metadata() {
         assert!(!page.contains("<script>alert") && !page.contains("<img src=x"), "{page}");
         assert!(page.contains("&lt;script&gt;alert(2)&lt;"), "shown as text");
     }
+}
+
+#[tokio::test]
+async fn csrf_tokens_are_bound_to_the_login_session() {
+    let t = TestServer::start().await;
+    let client = t.confidential_client().await;
+    t.user("alice").await;
+    t.user("bob").await;
+    // Alice reaches the consent page; her form's token is tied to her session.
+    let alice = t.browser();
+    let page = alice.get(&format!("/authorize?{}", authorize_query(&client, &[]))).await.text().await.unwrap();
+    let res = alice.login(&page, "alice", PASSWORD).await;
+    let consent = alice.get(&location(&res)).await.text().await.unwrap();
+    // Bob, logged in elsewhere, cannot use Alice's token, nor his own pre-login one.
+    let bob = t.browser();
+    let page = bob.get("/login").await.text().await.unwrap();
+    let pre_login = field(&page, "csrf").unwrap();
+    bob.login(&page, "bob", PASSWORD).await;
+    let request = field(&consent, "request").unwrap();
+    for token in [field(&consent, "csrf").unwrap(), pre_login] {
+        let res = bob.post("/consent", &[("csrf", &token), ("request", &request), ("decision", "allow")]).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    }
+    // Alice's own form works.
+    assert_eq!(alice.decide(&consent, "allow").await.status(), StatusCode::SEE_OTHER);
 }

@@ -190,7 +190,12 @@ async fn crash_rounds(d: &std::path::Path, db: &str) {
                 }
             }));
         }
-        // Kill at a moment the test does not choose exactly.
+        // Once the load runs, kill at a moment the test does not choose exactly.
+        let waiting = Instant::now();
+        while received.lock().unwrap().access_tokens.is_empty() {
+            assert!(waiting.elapsed() < Duration::from_secs(20), "round {round}: no token under load");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
         tokio::time::sleep(Duration::from_millis(300 + u64::from(nanos % 500))).await;
         server.kill().unwrap();
