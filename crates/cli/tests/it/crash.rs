@@ -2,7 +2,6 @@
 //! works after a restart, no code is redeemed twice across the crash, and the database
 //! passes its integrity check.
 
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -10,29 +9,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::harness::{Browser, PASSWORD, TestClient, VERIFIER, authorize_query, param};
-
-const BIN: &str = env!("CARGO_BIN_EXE_latchkey");
-
-fn cli(dir: &std::path::Path, db: &str, args: &[&str], stdin: Option<&str>) -> String {
-    use std::io::Write;
-    let mut child = Command::new(BIN)
-        .current_dir(dir)
-        .args(args)
-        .env("LATCHKEY_DATABASE_URL", db)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    if let Some(s) = stdin {
-        input.write_all(s.as_bytes()).unwrap();
-    }
-    drop(input);
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
+use crate::scale_out::{Instance, cli, start};
 
 fn client(json: &str, redirect: &str) -> TestClient {
     let v: Value = serde_json::from_str(json).unwrap();
@@ -43,24 +20,9 @@ fn client(json: &str, redirect: &str) -> TestClient {
     }
 }
 
-async fn serve(dir: &std::path::Path, db: &str, port: u16) -> Child {
-    let child = Command::new(BIN)
-        .current_dir(dir)
-        .env("LATCHKEY_DATABASE_URL", db)
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-        .env("LATCHKEY_LOG", "error")
-        .env("LATCHKEY_REFRESH_GRACE_PERIOD", "0")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    let started = Instant::now();
-    while !http.get(format!("http://127.0.0.1:{port}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
-        assert!(started.elapsed() < Duration::from_secs(20), "server did not start");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    child
+/// One server with the grace period off (a second use of a refresh token must fail).
+async fn serve(db: &str) -> Instance {
+    start(db, 1, &[("LATCHKEY_REFRESH_GRACE_PERIOD", "0")]).await.remove(0)
 }
 
 #[derive(Default)]
@@ -83,7 +45,7 @@ fn http() -> reqwest::Client {
 async fn kill_9_under_load_loses_nothing_promised_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("latchkey.db").display());
-    crash_rounds(dir.path(), &db).await;
+    crash_rounds(&db).await;
     let pool = sqlx::SqlitePool::connect(&db).await.unwrap();
     let (check,): (String,) = sqlx::query_as("PRAGMA integrity_check").fetch_one(&pool).await.unwrap();
     assert_eq!(check, "ok");
@@ -94,26 +56,19 @@ async fn kill_9_under_load_loses_nothing_promised_on_sqlite() {
 async fn kill_9_under_load_loses_nothing_promised_on_postgresql() {
     let Some(pg) = crate::scale_out::PgDatabase::create().await else { return };
     let db = pg.url.clone();
-    pg.run(async move {
-        let dir = tempfile::tempdir().unwrap();
-        crash_rounds(dir.path(), &db).await;
-    })
-    .await;
+    pg.run(async move { crash_rounds(&db).await }).await;
 }
 
-async fn crash_rounds(d: &std::path::Path, db: &str) {
+async fn crash_rounds(db: &str) {
     let web = client(
-        &cli(d, db, &["clients", "add", "--name", "Web", "--redirect-uri", "https://app.example/cb", "--json"], None),
+        &cli(db, &["clients", "add", "--name", "Web", "--redirect-uri", "https://app.example/cb", "--json"], None),
         "https://app.example/cb",
     );
     let opaque =
-        client(&cli(d, db, &["clients", "add", "--name", "Opaque", "--token-format", "opaque", "--json"], None), "");
-    let rs = client(&cli(d, db, &["clients", "add", "--name", "Resource server", "--json"], None), "");
-    cli(d, db, &["users", "add", "hana", "--password-stdin"], Some(PASSWORD));
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let base = format!("http://127.0.0.1:{port}");
-
-    let mut server = serve(d, db, port).await;
+        client(&cli(db, &["clients", "add", "--name", "Opaque", "--token-format", "opaque", "--json"], None), "");
+    let rs = client(&cli(db, &["clients", "add", "--name", "Resource server", "--json"], None), "");
+    cli(db, &["users", "add", "hana", "--password-stdin"], Some(PASSWORD));
+    let mut server = serve(db).await;
     // A logged-in browser with remembered consent mints codes quickly.
     let cookies = reqwest::Client::builder()
         .cookie_store(true)
@@ -121,11 +76,12 @@ async fn crash_rounds(d: &std::path::Path, db: &str) {
         .no_proxy()
         .build()
         .unwrap();
-    let browser = Browser { http: cookies.clone(), base: base.clone() };
+    let browser = Browser { http: cookies.clone(), base: server.url.clone() };
     browser.authorize(&authorize_query(&web, &[]), "hana").await;
 
     let mut codes_checked = 0;
     for round in 0..3 {
+        let base = server.url.clone();
         let received = Arc::new(Mutex::new(Received::default()));
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut load = Vec::new();
@@ -198,14 +154,14 @@ async fn crash_rounds(d: &std::path::Path, db: &str) {
         }
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
         tokio::time::sleep(Duration::from_millis(300 + u64::from(nanos % 500))).await;
-        server.kill().unwrap();
-        server.wait().unwrap();
+        drop(server); // SIGKILL
         stop.store(true, std::sync::atomic::Ordering::SeqCst);
         for l in load {
             let _ = l.await;
         }
 
-        server = serve(d, db, port).await;
+        server = serve(db).await;
+        let base = server.url.clone();
         let r = std::mem::take(&mut *received.lock().unwrap());
         assert!(!r.access_tokens.is_empty(), "round {round}: the load ran");
         codes_checked += r.redeemed_codes.len();
@@ -274,6 +230,4 @@ async fn crash_rounds(d: &std::path::Path, db: &str) {
         );
     }
     assert!(codes_checked > 0, "the code flow ran");
-    server.kill().unwrap();
-    server.wait().unwrap();
 }
