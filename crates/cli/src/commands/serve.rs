@@ -21,7 +21,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 /// Deletes expired rows every minute (on PostgreSQL, one instance at a time).
 pub fn spawn_janitor(auth: latchkey_flows::AuthServer) {
     tokio::spawn(async move {
-        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        // The first run a minute after start: start-up stays fast.
+        let period = std::time::Duration::from_secs(60);
+        let mut every = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         loop {
             every.tick().await;
             if let Err(e) = auth.housekeeping().await {
