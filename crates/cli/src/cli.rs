@@ -82,6 +82,7 @@ pub enum KeysCommand {
     /// Stop a key signing; it stays published until the tokens it signed expire.
     Retire {
         /// Key id.
+        #[arg(allow_hyphen_values = true)]
         kid: String,
     },
 }
@@ -164,6 +165,7 @@ pub enum ClientsCommand {
     /// Show one client.
     Show {
         /// Client id.
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
         /// Print JSON.
         #[arg(long)]
@@ -172,11 +174,13 @@ pub enum ClientsCommand {
     /// Remove a client and every token issued to it.
     Remove {
         /// Client id.
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
     },
     /// Give a confidential client a new secret; the old one stops working.
     RotateSecret {
         /// Client id.
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
         /// Print `{"client_id":…,"client_secret":…}`.
         #[arg(long)]
@@ -207,6 +211,7 @@ pub enum UsersCommand {
         /// Login name.
         username: String,
         /// Client id.
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
     },
     /// Change a user's password.
@@ -226,10 +231,10 @@ pub struct TokenArgs {
     #[arg(long)]
     pub issuer: String,
     /// The client id.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub client_id: String,
     /// The client secret (confidential clients).
-    #[arg(long, env = "LATCHKEY_CLIENT_SECRET", hide_env_values = true)]
+    #[arg(long, env = "LATCHKEY_CLIENT_SECRET", hide_env_values = true, allow_hyphen_values = true)]
     pub client_secret: Option<String>,
     /// A scope to request (repeat).
     #[arg(long = "scope", value_name = "SCOPE")]

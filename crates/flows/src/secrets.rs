@@ -27,14 +27,27 @@ pub fn new_secret(prefix: &str) -> Result<String, FlowError> {
     Ok(format!("{prefix}{}", random_b64(32)?))
 }
 
-/// A new identifier (not secret): 128 random bits.
+/// A new identifier (not secret): 128 random bits, base64url. Never starts with `-` or
+/// `_`, so it can follow a command-line flag (`--client-id ID`) without being read as one.
 pub fn new_id() -> Result<String, FlowError> {
-    random_b64(16)
+    loop {
+        let id = random_b64(16)?;
+        if !id.starts_with(['-', '_']) {
+            return Ok(id);
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_never_look_like_flags() {
+        for _ in 0..2000 {
+            assert!(!new_id().unwrap().starts_with(['-', '_']));
+        }
+    }
 
     #[test]
     fn secrets_are_long_prefixed_and_distinct() {

@@ -444,3 +444,34 @@ async fn sigterm_lets_in_flight_requests_finish_and_exits_promptly() {
 fn free_port_of(s: &Served) -> u16 {
     s.1
 }
+
+#[tokio::test]
+async fn ids_that_start_with_a_hyphen_are_not_read_as_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = latchkey(dir.path(), &["clients", "show", "-L7ueuz0bhNAZmuAvxoOsw"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no client with id `-L7ueuz0bhNAZmuAvxoOsw`"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = latchkey(
+        dir.path(),
+        &[
+            "token",
+            "--issuer",
+            "http://127.0.0.1:9",
+            "--client-id",
+            "-abc",
+            "--client-secret",
+            "-x",
+            "--client-credentials",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("unexpected argument"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
