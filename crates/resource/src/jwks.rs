@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey};
-use tokio::sync::Mutex;
+use tokio::sync::RwLock;
 
 use crate::BearerConfig;
 
@@ -31,7 +31,7 @@ pub struct KeyCache {
     http: reqwest::Client,
     issuer: String,
     refetch_interval: Duration,
-    state: Mutex<State>,
+    state: RwLock<State>,
 }
 
 impl KeyCache {
@@ -47,7 +47,7 @@ impl KeyCache {
             http,
             issuer: config.issuer.clone(),
             refetch_interval: config.refetch_interval,
-            state: Mutex::new(State { keys: HashMap::new(), fetched_at: None, jwks_uri: config.jwks_uri.clone() }),
+            state: RwLock::new(State { keys: HashMap::new(), fetched_at: None, jwks_uri: config.jwks_uri.clone() }),
         }
     }
 
@@ -56,7 +56,12 @@ impl KeyCache {
     }
 
     pub async fn key(&self, kid: &str) -> Result<Key, KeyError> {
-        let mut state = self.state.lock().await;
+        // Every request reads; only a miss takes the write lock (and then looks again,
+        // since another request may have fetched meanwhile).
+        if let Some(k) = self.state.read().await.keys.get(kid) {
+            return Ok(k.clone());
+        }
+        let mut state = self.state.write().await;
         if let Some(k) = state.keys.get(kid) {
             return Ok(k.clone());
         }
