@@ -20,6 +20,8 @@ use crate::cli::ServeArgs;
 pub struct Config {
     /// Listen address.
     pub bind: String,
+    /// Address of the metrics listener (`GET /metrics`, Prometheus format); absent: not served.
+    pub metrics_bind: Option<String>,
     /// Issuer identifier; default `http://localhost:PORT`.
     pub issuer: Option<String>,
     /// Database URL.
@@ -64,11 +66,14 @@ pub struct Config {
     pub login_failure_window: i64,
     /// Seconds in which a rotated refresh token may be retried for the same successor (0: off).
     pub refresh_grace_period: i64,
+    /// Seconds a client registration is reused before it is read again (0: every time).
+    pub client_cache_ttl: i64,
 }
 
 /// Keys read from the environment (others with the prefix, like test switches, are ignored).
 const ENV_KEYS: &[&str] = &[
     "bind",
+    "metrics_bind",
     "issuer",
     "database_url",
     "audience",
@@ -89,6 +94,7 @@ const ENV_KEYS: &[&str] = &[
     "login_max_failures_per_address",
     "login_failure_window",
     "refresh_grace_period",
+    "client_cache_ttl",
 ];
 
 impl Default for Config {
@@ -96,6 +102,7 @@ impl Default for Config {
         let s = Settings::new("http://localhost:8080");
         Config {
             bind: "127.0.0.1:8080".into(),
+            metrics_bind: None,
             issuer: None,
             database_url: "sqlite://latchkey.db".into(),
             audience: None,
@@ -118,6 +125,7 @@ impl Default for Config {
             login_max_failures_per_address: s.login_limits.per_address,
             login_failure_window: s.login_limits.window,
             refresh_grace_period: s.refresh_grace_period,
+            client_cache_ttl: s.client_cache_ttl,
         }
     }
 }
@@ -159,6 +167,7 @@ impl Config {
 
     fn check(&self) -> anyhow::Result<()> {
         self.bind_addr()?;
+        self.metrics_addr()?;
         let issuer = self.issuer();
         check_issuer(&issuer).with_context(|| format!("issuer `{issuer}`"))?;
         if !(1..=60).contains(&self.code_ttl) {
@@ -180,6 +189,9 @@ impl Config {
             }
         }
         self.registration_policy()?;
+        if self.client_cache_ttl < 0 {
+            bail!("client_cache_ttl: must be zero or more seconds");
+        }
         if self.refresh_grace_period < 0 {
             bail!("refresh_grace_period: must be zero or more seconds");
         }
@@ -221,6 +233,14 @@ impl Config {
         self.bind.parse().map_err(|_| anyhow!("bind: `{}` is not an address like 127.0.0.1:8080", self.bind))
     }
 
+    /// The metrics listen address, if metrics are served.
+    pub fn metrics_addr(&self) -> anyhow::Result<Option<SocketAddr>> {
+        self.metrics_bind
+            .as_deref()
+            .map(|a| a.parse().map_err(|_| anyhow!("metrics_bind: `{a}` is not an address like 127.0.0.1:9090")))
+            .transpose()
+    }
+
     /// The issuer: configured, or `http://localhost:PORT` from the bind address.
     pub fn issuer(&self) -> String {
         match &self.issuer {
@@ -249,6 +269,7 @@ impl Config {
             device_code_ttl: self.device_code_ttl,
             device_poll_interval: self.device_poll_interval,
             refresh_grace_period: self.refresh_grace_period,
+            client_cache_ttl: self.client_cache_ttl,
             login_limits: LoginLimits {
                 per_user: self.login_max_failures,
                 per_address: self.login_max_failures_per_address,

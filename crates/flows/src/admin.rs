@@ -136,6 +136,7 @@ impl AuthServer {
         }
         let secret = ClientSecret::new(secrets::new_secret(secrets::CLIENT_SECRET_PREFIX)?);
         self.store.set_client_secret(client_id, &SecretHash::of(secret.expose())).await?;
+        self.clients.forget(client_id);
         self.audit(
             kind::CLIENT_SECRET_ROTATED,
             Subject { actor: Some("cli"), client_id: Some(client_id), ..Subject::default() },
@@ -174,16 +175,15 @@ impl AuthServer {
 
     /// Argon2id (OWASP baseline parameters), on the blocking pool, a bounded number at once.
     pub(crate) async fn hash_password(&self, password: &Password) -> Result<String, FlowError> {
-        let _permit = self.hashing.acquire().await.map_err(|e| FlowError::Crypto(e.to_string()))?;
         let password = password.clone();
-        tokio::task::spawn_blocking(move || {
-            Argon2::default()
-                .hash_password(password.expose().as_bytes())
-                .map(|h| h.to_string())
-                .map_err(|e| FlowError::Crypto(e.to_string()))
-        })
-        .await
-        .map_err(|e| FlowError::Crypto(e.to_string()))?
+        self.hashing
+            .run(move || {
+                Argon2::default()
+                    .hash_password(password.expose().as_bytes())
+                    .map(|h| h.to_string())
+                    .map_err(|e| FlowError::Crypto(e.to_string()))
+            })
+            .await?
     }
 }
 

@@ -1,6 +1,8 @@
 //! The authorization endpoint's use case, RFC 6749 §4.1.1–§4.1.2: validate, have the
 //! resource owner log in and consent, issue a code.
 
+use std::sync::Arc;
+
 use latchkey_protocol::authorize::{self, AuthorizationRequest, AuthorizeError};
 use latchkey_protocol::client::Client;
 use latchkey_protocol::form::Params;
@@ -20,14 +22,14 @@ pub enum AuthorizeOutcome {
         /// The validated request.
         request: AuthorizationRequest,
         /// The client asking.
-        client: Client,
+        client: Arc<Client>,
     },
     /// The resource owner must approve the scopes not approved before.
     Consent {
         /// The validated request.
         request: AuthorizationRequest,
         /// The client asking.
-        client: Client,
+        client: Arc<Client>,
         /// Each requested scope, with its sentence.
         scopes: Vec<ScopeDefinition>,
     },
@@ -45,11 +47,11 @@ pub enum Decision {
 }
 
 impl AuthServer {
-    async fn validate_authorization(&self, params: &Params) -> Result<(AuthorizationRequest, Client), FlowError> {
+    async fn validate_authorization(&self, params: &Params) -> Result<(AuthorizationRequest, Arc<Client>), FlowError> {
         let client_id = authorize::client_id(params).map_err(FlowError::Authorize)?;
-        let client = self.store.client(client_id).await?;
+        let client = self.client(client_id).await?;
         let request =
-            authorize::validate(params, client.as_ref(), &self.settings.scope_set()).map_err(FlowError::Authorize)?;
+            authorize::validate(params, client.as_deref(), &self.settings.scope_set()).map_err(FlowError::Authorize)?;
         let client = client.ok_or_else(|| {
             FlowError::Authorize(AuthorizeError::Show(OAuthError::invalid_request("unknown client_id")))
         })?;

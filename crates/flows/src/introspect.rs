@@ -63,7 +63,7 @@ impl AuthServer {
         let live = now < claims.exp
             && self.store.access_token_revoked_at(&claims.jti).await?.is_none()
             && !self.family_revoked(claims.gid.as_deref()).await?
-            && self.store.client(&claims.client_id).await?.is_some();
+            && self.client(&claims.client_id).await?.is_some();
         if !live {
             return Ok(Some(IntrospectionResponse::inactive()));
         }

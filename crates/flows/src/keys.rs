@@ -191,8 +191,30 @@ fn generate(alg: KeyAlg) -> Result<Vec<u8>, FlowError> {
     })
 }
 
-/// `from_*_der` does not validate a key: sign and verify a probe token whenever one is
-/// loaded (DEPENDENCIES pitfall 2).
+/// `from_*_der` does not validate a key (DEPENDENCIES pitfall 2), so every loaded key is
+/// parsed by aws-lc too, which checks that the public part matches the private part.
+///
+/// A sign-and-verify probe would check as much but draws randomness, and aws-lc's first
+/// draw in a process seeds its DRBG with jitter entropy (about 45 ms here): start-up does
+/// not wait for that; [`warm_up_crypto`] pays it after the listener is up.
+fn validate(alg: KeyAlg, der: &[u8]) -> Result<(), FlowError> {
+    let checked = match alg {
+        KeyAlg::Es256 => EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der).map(drop).map_err(crypto),
+        KeyAlg::EdDsa => Ed25519KeyPair::from_pkcs8(der).map(drop).map_err(crypto),
+        KeyAlg::Rs256 => aws_lc_rs::rsa::KeyPair::from_pkcs8(der).map(drop).map_err(crypto),
+    };
+    checked.map_err(|e| crypto(format!("signing key check failed: {e}")))
+}
+
+/// Seeds aws-lc's random generator (jitter entropy, tens of milliseconds once per
+/// process) so the first token request does not pay for it. Blocking: call it on a
+/// blocking thread.
+pub fn warm_up_crypto() {
+    let mut bytes = [0u8; 16];
+    let _ = aws_lc_rs::rand::fill(&mut bytes);
+}
+
+#[cfg(test)]
 fn probe(key: &EncodingKey, alg: Algorithm, decoding: &DecodingKey) -> Result<(), FlowError> {
     #[derive(serde::Serialize, serde::Deserialize)]
     struct Probe {
@@ -272,7 +294,7 @@ impl KeyRing {
             jwk.common.public_key_use = Some(PublicKeyUse::Signature);
             jwk.common.key_algorithm = Some(key_alg);
             let decoding = DecodingKey::from_jwk(&jwk).map_err(crypto)?;
-            probe(&encoding, jose_alg, &decoding)?;
+            validate(alg, &der)?;
             set.jwks.keys.push(jwk);
             set.verifiers.insert(row.kid.clone(), (decoding, jose_alg));
             // Rows come latest-activating first: the first active, unretired one signs.
@@ -395,6 +417,23 @@ mod tests {
             let (jose, _) = alg.jose();
             let jwk = Jwk::from_encoding_key(&enc, jose).unwrap();
             probe(&enc, jose, &DecodingKey::from_jwk(&jwk).unwrap()).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_key_whose_private_part_is_altered_fails_the_load_check() {
+        for alg in [KeyAlg::Es256, KeyAlg::EdDsa, KeyAlg::Rs256] {
+            let der = generate(alg).unwrap();
+            validate(alg, &der).unwrap();
+            assert!(validate(alg, b"not a key").is_err(), "{alg:?}");
+            assert!(validate(alg, &der[..der.len() - 1]).is_err(), "{alg:?}");
+        }
+        // The last byte is in the public point (EC) or in a CRT value (RSA), which must
+        // agree with the private key. (A PKCS#8 v1 Ed25519 key carries no public part.)
+        for alg in [KeyAlg::Es256, KeyAlg::Rs256] {
+            let mut der = generate(alg).unwrap();
+            *der.last_mut().unwrap() ^= 0x01;
+            assert!(validate(alg, &der).is_err(), "{alg:?}");
         }
     }
 

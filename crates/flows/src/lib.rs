@@ -8,10 +8,12 @@
 mod admin;
 pub mod audit;
 mod authorize;
+mod client_cache;
 mod clock;
 mod device;
 mod error;
 mod grants;
+mod hashing;
 mod housekeeping;
 mod introspect;
 mod keys;
@@ -31,7 +33,7 @@ pub use authorize::{AuthorizeOutcome, Decision};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use device::{DeviceAuthorization, UserCodeCheck, format_user_code, normalise_user_code};
 pub use error::FlowError;
-pub use keys::{KeyAlg, KeyPolicy, KeyRing};
+pub use keys::{KeyAlg, KeyPolicy, KeyRing, warm_up_crypto};
 pub use login::LoginError;
 pub use register::{RegisterError, Registered};
 pub use settings::{LoginLimits, RegistrationPolicy, ScopeDefinition, Settings};
@@ -43,7 +45,8 @@ pub struct AuthServer {
     settings: Arc<Settings>,
     keys: Arc<KeyRing>,
     clock: Arc<dyn Clock>,
-    hashing: Arc<tokio::sync::Semaphore>,
+    hashing: hashing::HashingPool,
+    clients: Arc<client_cache::ClientCache>,
     device_guesses: Arc<device::GuessLimiter>,
     refresh_key: Arc<aws_lc_rs::hmac::Key>,
 }
@@ -60,14 +63,13 @@ impl AuthServer {
         let candidate = secrets::random_b64(32)?;
         let key_bytes = store.server_secret("refresh_successor_key", candidate.as_bytes(), clock.now()).await?;
         let refresh_key = Arc::new(aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &key_bytes));
-        // Argon2id uses 19 MiB per hash: bound how many run at once, off the async workers.
-        let permits = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         Ok(AuthServer {
             store,
+            clients: Arc::new(client_cache::ClientCache::new(settings.client_cache_ttl)),
             settings: Arc::new(settings),
             keys: Arc::new(keys),
             clock,
-            hashing: Arc::new(tokio::sync::Semaphore::new(permits)),
+            hashing: hashing::HashingPool::start()?,
             device_guesses: Arc::new(device::GuessLimiter::default()),
             refresh_key,
         })

@@ -68,30 +68,30 @@ impl AuthServer {
                     Subject { actor: Some(username), address: client_ip, ..Subject::default() },
                 )
                 .await;
+                metrics::counter!("latchkey_login_failures_total", "reason" => "throttled").increment(1);
                 return Err(LoginError::Throttled { retry_after: until - now });
             }
         }
         let user = self.store.user_by_name(username).await?;
         let hash = user.as_ref().map(|u| u.password_hash.clone());
         let password = password.clone();
-        let ok = {
-            let _permit = self.hashing.acquire().await.map_err(|e| FlowError::Crypto(e.to_string()))?;
-            tokio::task::spawn_blocking(move || {
+        let ok = self
+            .hashing
+            .run(move || {
                 let hash: &str = match &hash {
                     Some(h) => h,
                     None => dummy_hash(),
                 };
                 Argon2::default().verify_password(password.expose().as_bytes(), hash).is_ok()
             })
-            .await
-            .map_err(|e| FlowError::Crypto(e.to_string()))?
-        };
+            .await?;
         let Some(user) = user.filter(|_| ok) else {
             for (key, _) in &keys {
                 self.store.record_login_failure(key, now, limits.window).await?;
             }
             self.audit(kind::LOGIN_FAILED, Subject { actor: Some(username), address: client_ip, ..Subject::default() })
                 .await;
+            metrics::counter!("latchkey_login_failures_total", "reason" => "bad_credentials").increment(1);
             return Err(LoginError::BadCredentials);
         };
         self.store.clear_login_failures(&keys[0].0).await?;

@@ -164,6 +164,7 @@ impl AuthServer {
         client.secret_hash = current.secret_hash;
         client.token_format = current.token_format;
         self.store.update_client(&client).await?;
+        self.clients.forget(&client.id);
         Ok(client)
     }
 
@@ -171,6 +172,7 @@ impl AuthServer {
     pub async fn delete_registration(&self, client_id: &str, token: Option<&str>) -> Result<(), RegisterError> {
         let client = self.registered_client(client_id, token).await?;
         self.store.delete_client(&client.id).await?;
+        self.clients.forget(&client.id);
         Ok(())
     }
 

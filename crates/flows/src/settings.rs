@@ -69,6 +69,9 @@ pub struct Settings {
     /// Seconds in which a just-rotated refresh token may be presented again and get the
     /// same successor (lost responses, two tabs at once); 0 turns it off.
     pub refresh_grace_period: i64,
+    /// Seconds a client registration read from the store is reused (0: read every time).
+    /// A change made elsewhere (the CLI, another instance) takes effect within this time.
+    pub client_cache_ttl: i64,
 }
 
 /// How many failed logins are allowed, per username and per client address, in a window.
@@ -108,6 +111,7 @@ impl Settings {
             device_poll_interval: 5,
             login_limits: LoginLimits::default(),
             refresh_grace_period: 10,
+            client_cache_ttl: 1,
         }
     }
 

@@ -1,6 +1,8 @@
 //! The token endpoint's use case, RFC 6749 §3.2: authenticate the client, then run its
 //! grant; and the issuing of access and refresh tokens that every grant shares.
 
+use std::sync::Arc;
+
 use latchkey_protocol::client::{Client, GrantType, TokenFormat};
 use latchkey_protocol::client_auth::ClientCredentials;
 use latchkey_protocol::jwt::AccessTokenClaims;
@@ -17,8 +19,8 @@ pub const ACCESS_PREFIX: &str = "lka_";
 impl AuthServer {
     /// Authenticates a client at the token, revocation or introspection endpoint
     /// (RFC 6749 §2.3, §3.2.1). An unknown client fails like a wrong secret.
-    pub async fn authenticate_client(&self, creds: &ClientCredentials) -> Result<Client, FlowError> {
-        let Some(client) = self.store.client(creds.client_id()).await? else {
+    pub async fn authenticate_client(&self, creds: &ClientCredentials) -> Result<Arc<Client>, FlowError> {
+        let Some(client) = self.client(creds.client_id()).await? else {
             return Err(OAuthError::invalid_client("client authentication failed").into());
         };
         client.authenticate(creds)?;
@@ -29,11 +31,11 @@ impl AuthServer {
     pub async fn exchange(&self, creds: &ClientCredentials, request: TokenRequest) -> Result<TokenResponse, FlowError> {
         let client = self.authenticate_client(creds).await?;
         // §5.2 unauthorized_client: "not authorized to use this authorization grant type".
-        if !client.allows_grant(request.grant_type()) {
-            let grant = request.grant_type();
+        let grant = request.grant_type();
+        if !client.allows_grant(grant) {
             return Err(OAuthError::unauthorized_client(format!("this client may not use the {grant} grant")).into());
         }
-        match request {
+        let response = match request {
             TokenRequest::AuthorizationCode { code, redirect_uri, code_verifier } => {
                 self.redeem_code(&client, &code, redirect_uri.as_deref(), code_verifier.as_deref()).await
             }
@@ -42,7 +44,9 @@ impl AuthServer {
             }
             TokenRequest::ClientCredentials { scope } => self.client_credentials(&client, scope.as_deref()).await,
             TokenRequest::DeviceCode { device_code } => self.redeem_device_code(&client, &device_code).await,
-        }
+        }?;
+        metrics::counter!("latchkey_tokens_issued_total", "grant_type" => grant.as_str()).increment(1);
+        Ok(response)
     }
 
     /// Issues an access token in the client's format: an RFC 9068 JWT, or an opaque token

@@ -30,10 +30,14 @@ pub fn to_oauth(e: FlowError) -> OAuthError {
         FlowError::Authorize(a) => a.error().clone(),
         FlowError::Invalid(msg) => OAuthError::invalid_request(msg),
         FlowError::Store(StoreError::Unavailable(cause)) => {
+            crate::metrics::store_error("unavailable");
             tracing::error!(%cause, "database unavailable");
             OAuthError::temporarily_unavailable("the database is unavailable; retry later")
         }
         other => {
+            if matches!(other, FlowError::Store(_)) {
+                crate::metrics::store_error("other");
+            }
             tracing::error!(error = %other, "internal error");
             OAuthError::server_error("internal error")
         }

@@ -8,6 +8,7 @@
 mod cookies;
 mod error;
 mod form;
+pub mod metrics;
 mod pages;
 mod routes;
 
@@ -44,7 +45,9 @@ impl AppState {
 /// The router of the authorization server.
 pub fn router(state: AppState) -> Router {
     let registration = state.auth.settings().registration != latchkey_flows::RegistrationPolicy::Off;
+    metrics::handle();
     routes::routes(registration)
+        .route_layer(axum::middleware::from_fn(metrics::track))
         .with_state(state)
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
         .layer(CatchPanicLayer::custom(|_| {
@@ -85,6 +88,16 @@ pub async fn serve(
     serve_with(listener, state, ServeOptions::default(), shutdown).await
 }
 
+/// Serves `/metrics` (Prometheus text format) on its own listener until `shutdown`.
+pub async fn serve_metrics(
+    listener: tokio::net::TcpListener,
+    store: latchkey_store::Store,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    metrics::handle();
+    serve_router(listener, metrics::router(store), ServeOptions::default(), shutdown).await
+}
+
 /// Serves the router until `shutdown` resolves: then stops accepting, lets in-flight
 /// requests finish (within `shutdown_grace`), and returns.
 pub async fn serve_with(
@@ -93,11 +106,19 @@ pub async fn serve_with(
     options: ServeOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_router(listener, router(state), options, shutdown).await
+}
+
+async fn serve_router(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    options: ServeOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
     use hyper_util::server::conn::auto::Builder;
     use hyper_util::service::TowerToHyperService;
 
-    let app = router(state);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {

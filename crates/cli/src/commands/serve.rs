@@ -10,7 +10,26 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let auth = super::auth_server(&config).await?;
     let listener =
         tokio::net::TcpListener::bind(addr).await.with_context(|| format!("bind: cannot listen on {addr}"))?;
+    let metrics = match config.metrics_addr()? {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("metrics_bind: cannot listen on {addr}"))?,
+        ),
+        None => None,
+    };
+    if let Some(listener) = metrics {
+        let addr = listener.local_addr()?;
+        let server = latchkey_server::serve_metrics(listener, auth.store().clone(), shutdown_signal());
+        tokio::spawn(async move {
+            if let Err(e) = server.await {
+                tracing::error!(error = %e, "metrics listener failed");
+            }
+        });
+        tracing::info!(address = %addr, "metrics at /metrics");
+    }
     spawn_janitor(auth.clone());
+    tokio::task::spawn_blocking(latchkey_flows::warm_up_crypto);
     let state = AppState::new(auth)?;
     tracing::info!(address = %addr, issuer = %config.issuer(), database = %super::redact_url(&config.database_url), "Latchkey listening");
     eprintln!("Latchkey listening on http://{addr} (issuer {})", config.issuer());

@@ -111,6 +111,9 @@ async fn cli_clients_and_users_are_seen_by_a_running_server_at_once() {
     assert!(shown.contains("Machine"));
     let rotated: Value =
         serde_json::from_str(&run_ok(dir.path(), &["clients", "rotate-secret", id, "--json"], None)).unwrap();
+    // The server reuses a client registration for `client_cache_ttl` (1 s by default): a
+    // change made by the CLI takes effect within that time.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
     let out = latchkey(
         dir.path(),
         &["token", "--issuer", &url, "--client-id", id, "--client-secret", secret, "--client-credentials"],

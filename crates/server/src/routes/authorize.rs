@@ -47,6 +47,7 @@ pub fn flow_error(state: &AppState, e: FlowError, method_status: StatusCode) -> 
         ),
         FlowError::OAuth(e) => show_error(state, &e),
         FlowError::Store(StoreError::Unavailable(cause)) => {
+            crate::metrics::store_error("unavailable");
             tracing::error!(%cause, "database unavailable");
             state.pages.error(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -57,6 +58,9 @@ pub fn flow_error(state: &AppState, e: FlowError, method_status: StatusCode) -> 
             )
         }
         other => {
+            if matches!(other, FlowError::Store(_)) {
+                crate::metrics::store_error("other");
+            }
             tracing::error!(error = %other, "internal error");
             state.pages.error(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -95,7 +99,7 @@ pub async fn authorize(State(state): State<AppState>, jar: CookieJar, uri: Uri) 
         Ok(AuthorizeOutcome::Login { client, .. }) => {
             let form = LoginForm {
                 return_to: format!("/authorize?{}", params.to_query()),
-                client_name: Some(client.name),
+                client_name: Some(client.name.clone()),
                 ..LoginForm::default()
             };
             render_login(&state, jar, StatusCode::OK, form)
@@ -119,7 +123,7 @@ pub async fn authorize(State(state): State<AppState>, jar: CookieJar, uri: Uri) 
                 .and_then(|u| u.host_str().map(str::to_owned))
                 .unwrap_or_else(|| request.redirect_uri.clone());
             let ctx = Ctx {
-                client_name: client.name,
+                client_name: client.name.clone(),
                 username: user.map(|u| u.username).unwrap_or_default(),
                 scopes,
                 redirect_host,
