@@ -4,7 +4,7 @@
 use latchkey_protocol::UnixTime;
 use latchkey_protocol::secret::SecretHash;
 
-use crate::{Store, StoreError, on_pool};
+use crate::{Store, StoreError, on_pool, on_writer};
 
 /// An access token the store knows.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -30,7 +30,7 @@ pub struct AccessTokenRow {
 impl Store {
     /// Stores an opaque access token by digest.
     pub async fn insert_access_token(&self, hash: &SecretHash, t: &AccessTokenRow) -> Result<(), StoreError> {
-        on_pool!(self, pool => sqlx::query(
+        on_writer!(self, pool => sqlx::query(
             "INSERT INTO access_tokens (jti, token_hash, client_id, subject, scope, family_id, created_at, expires_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
             .bind(&t.jti).bind(hash.as_bytes()).bind(&t.client_id).bind(&t.subject).bind(&t.scope)
@@ -56,7 +56,7 @@ impl Store {
 
     /// Revokes an opaque access token by digest. True if it was live.
     pub async fn revoke_access_token(&self, hash: &SecretHash, now: UnixTime) -> Result<bool, StoreError> {
-        let n = on_pool!(self, pool => sqlx::query(
+        let n = on_writer!(self, pool => sqlx::query(
             "UPDATE access_tokens SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
             .bind(now).bind(hash.as_bytes()).execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(n > 0)
@@ -64,7 +64,7 @@ impl Store {
 
     /// Records the revocation of a JWT access token (kept until it would have expired).
     pub async fn revoke_jwt(&self, t: &AccessTokenRow, now: UnixTime) -> Result<(), StoreError> {
-        on_pool!(self, pool => sqlx::query(
+        on_writer!(self, pool => sqlx::query(
             "INSERT INTO access_tokens (jti, token_hash, client_id, subject, scope, family_id, created_at, expires_at, revoked_at)
              VALUES ($1, NULL, $2, $3, $4, $5, $6, $7, $8)
              ON CONFLICT (jti) DO UPDATE SET revoked_at = excluded.revoked_at")

@@ -1,6 +1,6 @@
 //! The audit trail: security events, stored and listed newest first.
 
-use crate::{Store, StoreError, on_pool};
+use crate::{Store, StoreError, on_pool, on_writer};
 
 /// One recorded event. Never holds a secret: usernames, client ids, key ids, addresses.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
@@ -24,7 +24,7 @@ pub struct AuditEvent {
 impl Store {
     /// Records an event.
     pub async fn insert_audit_event(&self, e: &AuditEvent) -> Result<(), StoreError> {
-        on_pool!(self, pool => sqlx::query(
+        on_writer!(self, pool => sqlx::query(
             "INSERT INTO audit_events (id, at, kind, actor, client_id, address, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(&e.id).bind(e.at).bind(&e.kind).bind(&e.actor).bind(&e.client_id).bind(&e.address).bind(&e.detail)
             .execute(pool).await.map(|r| r.rows_affected()))?;
@@ -41,7 +41,7 @@ impl Store {
 
     /// Forgets a user's consent for a client. False if there was none.
     pub async fn delete_consent(&self, user_id: &str, client_id: &str) -> Result<bool, StoreError> {
-        let n = on_pool!(self, pool => sqlx::query("DELETE FROM consents WHERE user_id = $1 AND client_id = $2")
+        let n = on_writer!(self, pool => sqlx::query("DELETE FROM consents WHERE user_id = $1 AND client_id = $2")
             .bind(user_id).bind(client_id).execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(n > 0)
     }

@@ -4,7 +4,7 @@ use latchkey_protocol::Scope;
 use latchkey_protocol::client::{Client, GrantType};
 use latchkey_protocol::secret::SecretHash;
 
-use crate::{Store, StoreError, on_pool};
+use crate::{Store, StoreError, on_pool, on_writer};
 
 #[derive(sqlx::FromRow)]
 struct ClientRow {
@@ -94,7 +94,7 @@ impl Store {
     /// Registers a client. `Conflict` if the id is taken.
     pub async fn insert_client(&self, c: &Client) -> Result<(), StoreError> {
         let e = encode(c)?;
-        on_pool!(self, pool => sqlx::query(
+        on_writer!(self, pool => sqlx::query(
             "INSERT INTO clients (id, secret_hash, name, redirect_uris, grant_types, scopes, require_pkce, created_at, token_format, metadata)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
             .bind(&c.id).bind(&e.secret).bind(&c.name).bind(&e.redirect_uris).bind(&e.grant_types)
@@ -107,7 +107,7 @@ impl Store {
     /// creation time. False if there is no such client.
     pub async fn update_client(&self, c: &Client) -> Result<bool, StoreError> {
         let e = encode(c)?;
-        let n = on_pool!(self, pool => sqlx::query(
+        let n = on_writer!(self, pool => sqlx::query(
             "UPDATE clients SET name = $1, redirect_uris = $2, grant_types = $3, scopes = $4, require_pkce = $5, token_format = $6, metadata = $7
              WHERE id = $8")
             .bind(&c.name).bind(&e.redirect_uris).bind(&e.grant_types).bind(&e.scopes).bind(c.require_pkce)
@@ -132,14 +132,14 @@ impl Store {
 
     /// Removes a client and everything issued to it. False if there was none.
     pub async fn delete_client(&self, id: &str) -> Result<bool, StoreError> {
-        let done = on_pool!(self, pool => sqlx::query("DELETE FROM clients WHERE id = $1")
+        let done = on_writer!(self, pool => sqlx::query("DELETE FROM clients WHERE id = $1")
             .bind(id).execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(done > 0)
     }
 
     /// Replaces a confidential client's secret digest. False if there is no such client.
     pub async fn set_client_secret(&self, id: &str, hash: &SecretHash) -> Result<bool, StoreError> {
-        let done = on_pool!(self, pool => sqlx::query(
+        let done = on_writer!(self, pool => sqlx::query(
             "UPDATE clients SET secret_hash = $1 WHERE id = $2 AND secret_hash IS NOT NULL")
             .bind(hash.as_bytes()).bind(id).execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(done > 0)
@@ -147,7 +147,7 @@ impl Store {
 
     /// Sets the digest of a client's RFC 7592 registration access token.
     pub async fn set_registration_token(&self, id: &str, hash: &SecretHash) -> Result<bool, StoreError> {
-        let done = on_pool!(self, pool => sqlx::query("UPDATE clients SET registration_token_hash = $1 WHERE id = $2")
+        let done = on_writer!(self, pool => sqlx::query("UPDATE clients SET registration_token_hash = $1 WHERE id = $2")
             .bind(hash.as_bytes()).bind(id).execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(done > 0)
     }

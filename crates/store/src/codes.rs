@@ -5,7 +5,7 @@ use latchkey_protocol::secret::SecretHash;
 use latchkey_protocol::token::CodeGrant;
 use latchkey_protocol::{Scope, UnixTime};
 
-use crate::{Store, StoreError, on_pool};
+use crate::{Store, StoreError, on_pool, on_writer};
 
 /// A stored code: what it is bound to, and whether it was used.
 #[derive(Debug, Clone)]
@@ -32,7 +32,7 @@ impl Store {
     /// Stores a new code.
     pub async fn insert_code(&self, hash: &SecretHash, g: &CodeGrant, now: UnixTime) -> Result<(), StoreError> {
         let challenge = g.code_challenge.as_ref().map(|c| c.as_str().to_owned());
-        on_pool!(self, pool => sqlx::query(
+        on_writer!(self, pool => sqlx::query(
             "INSERT INTO authorization_codes (code_hash, client_id, user_id, redirect_uri, redirect_uri_given, scope, code_challenge, created_at, expires_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
             .bind(hash.as_bytes()).bind(&g.client_id).bind(&g.user_id).bind(&g.redirect_uri).bind(g.redirect_uri_given)
@@ -66,7 +66,7 @@ impl Store {
     /// Marks the code used. True for exactly one caller, however many race (RFC 6749
     /// §4.1.2: "The client MUST NOT use the authorization code more than once").
     pub async fn consume_code(&self, hash: &SecretHash, now: UnixTime) -> Result<bool, StoreError> {
-        let n = on_pool!(self, pool => sqlx::query("UPDATE authorization_codes SET consumed_at = $1 WHERE code_hash = $2 AND consumed_at IS NULL")
+        let n = on_writer!(self, pool => sqlx::query("UPDATE authorization_codes SET consumed_at = $1 WHERE code_hash = $2 AND consumed_at IS NULL")
             .bind(now).bind(hash.as_bytes()).execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(n == 1)
     }

@@ -2,7 +2,7 @@
 
 use latchkey_protocol::{Scope, UnixTime};
 
-use crate::{Store, StoreError, on_pool};
+use crate::{Store, StoreError, on_pool, on_writer};
 
 impl Store {
     /// The scope the user has approved for the client so far.
@@ -24,7 +24,7 @@ impl Store {
             Some(old) => old.union(scope),
             None => scope.clone(),
         };
-        on_pool!(self, pool => sqlx::query(
+        on_writer!(self, pool => sqlx::query(
             "INSERT INTO consents (user_id, client_id, scope, granted_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at")
             .bind(user_id).bind(client_id).bind(merged.to_string()).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;

@@ -4,7 +4,7 @@
 use latchkey_protocol::UnixTime;
 use latchkey_protocol::secret::SecretHash;
 
-use crate::{Store, StoreError, on_pool};
+use crate::{Store, StoreError, on_pool, on_writer};
 
 /// A stored device authorization request.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -54,7 +54,7 @@ const COLUMNS: &str =
 impl Store {
     /// Stores a device authorization request. `Conflict` if the user code is taken.
     pub async fn insert_device_code(&self, d: &NewDeviceCode) -> Result<(), StoreError> {
-        on_pool!(self, pool => sqlx::query(
+        on_writer!(self, pool => sqlx::query(
             "INSERT INTO device_codes (device_code_hash, user_code, client_id, scope, created_at, expires_at, interval_secs)
              VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(d.hash.as_bytes()).bind(&d.user_code).bind(&d.client_id).bind(&d.scope)
@@ -90,7 +90,7 @@ impl Store {
         decision: &str,
         now: UnixTime,
     ) -> Result<bool, StoreError> {
-        let n = on_pool!(self, pool => sqlx::query(
+        let n = on_writer!(self, pool => sqlx::query(
             "UPDATE device_codes SET user_id = $1, decision = $2 WHERE user_code = $3 AND decision IS NULL AND expires_at > $4")
             .bind(user_id).bind(decision).bind(user_code).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(n == 1)
@@ -99,7 +99,7 @@ impl Store {
     /// Records a poll; with `slow_down`, also raises the interval by 5 s (RFC 8628 §3.5).
     pub async fn poll_device_code(&self, hash: &SecretHash, now: UnixTime, slow_down: bool) -> Result<(), StoreError> {
         let add: i64 = if slow_down { 5 } else { 0 };
-        on_pool!(self, pool => sqlx::query(
+        on_writer!(self, pool => sqlx::query(
             "UPDATE device_codes SET last_polled_at = $1, interval_secs = interval_secs + $2 WHERE device_code_hash = $3")
             .bind(now).bind(add).bind(hash.as_bytes()).execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(())
@@ -107,7 +107,7 @@ impl Store {
 
     /// Marks an approved request as redeemed. True for exactly one caller.
     pub async fn consume_device_code(&self, hash: &SecretHash, now: UnixTime) -> Result<bool, StoreError> {
-        let n = on_pool!(self, pool => sqlx::query(
+        let n = on_writer!(self, pool => sqlx::query(
             "UPDATE device_codes SET consumed_at = $1 WHERE device_code_hash = $2 AND consumed_at IS NULL AND decision = 'allow'")
             .bind(now).bind(hash.as_bytes()).execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(n == 1)

@@ -2,7 +2,7 @@
 
 use latchkey_protocol::UnixTime;
 
-use crate::{Store, StoreError, on_pool};
+use crate::{Store, StoreError, on_pool, on_writer};
 
 /// A stored signing key.
 #[derive(Clone, sqlx::FromRow)]
@@ -32,7 +32,7 @@ impl std::fmt::Debug for SigningKeyRow {
 impl Store {
     /// Stores a new key.
     pub async fn insert_signing_key(&self, k: &SigningKeyRow) -> Result<(), StoreError> {
-        on_pool!(self, pool => sqlx::query(
+        on_writer!(self, pool => sqlx::query(
             "INSERT INTO signing_keys (kid, alg, private_der, created_at, retired_at, activates_at, encrypted) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(&k.kid).bind(&k.alg).bind(&k.private_der).bind(k.created_at).bind(k.retired_at)
             .bind(k.activates_at).bind(k.encrypted)
@@ -58,7 +58,7 @@ impl Store {
 
     /// Retires a key: it stops signing at once. False if unknown or already retired.
     pub async fn retire_signing_key(&self, kid: &str, now: UnixTime) -> Result<bool, StoreError> {
-        let n = on_pool!(self, pool => sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE kid = $2 AND retired_at IS NULL")
+        let n = on_writer!(self, pool => sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE kid = $2 AND retired_at IS NULL")
             .bind(now).bind(kid).execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(n > 0)
     }

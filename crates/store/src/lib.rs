@@ -47,7 +47,14 @@ pub use users::User;
 /// The database behind a [`Store`].
 #[derive(Clone, Debug)]
 enum Backend {
-    Sqlite(SqlitePool),
+    /// SQLite allows one writer at a time; a writer that finds the lock taken sleeps in
+    /// SQLite's busy handler (milliseconds at a time). Writes go through the few
+    /// connections of `write` (see [`SQLITE_WRITERS`]), so most writers queue in the pool
+    /// instead; reads use `read` and run beside them (WAL).
+    Sqlite {
+        read: SqlitePool,
+        write: SqlitePool,
+    },
     Postgres(PgPool),
 }
 
@@ -56,12 +63,28 @@ enum Backend {
 macro_rules! on_pool {
     ($store:expr, $pool:ident => $body:expr) => {
         match &$store.backend {
-            $crate::Backend::Sqlite($pool) => $body,
+            $crate::Backend::Sqlite { read: $pool, .. } => $body,
             $crate::Backend::Postgres($pool) => $body,
         }
     };
 }
 pub(crate) use on_pool;
+
+/// [`on_pool!`] for a body that writes: on SQLite it runs on a writer connection.
+macro_rules! on_writer {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.backend {
+            $crate::Backend::Sqlite { write: $pool, .. } => $body,
+            $crate::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_writer;
+
+/// SQLite writer connections. Measured with `bench/` (opaque tokens, 64 connections, 2
+/// cores): 16 writers gave 4,500 tokens/s with p99 100 ms (busy-handler sleeps), 1 writer
+/// 3,000/s with p99 40 ms (one write in flight), 4 writers 4,000/s with p99 26 ms.
+const SQLITE_WRITERS: u32 = 4;
 
 /// A snapshot of the connection pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,7 +126,7 @@ pub struct Store {
 
 impl Store {
     /// Opens (creating if absent) and migrates the database at `url`: `sqlite://FILE`,
-    /// `sqlite::memory:` (tests), or `postgres://…`.
+    /// or `postgres://…`.
     pub async fn connect(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
         let backend = if url.starts_with("sqlite:") {
             let connect = SqliteConnectOptions::from_str(url)
@@ -113,13 +136,21 @@ impl Store {
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5));
-            let pool = SqlitePoolOptions::new()
+            let write = SqlitePoolOptions::new()
+                .max_connections(SQLITE_WRITERS.min(options.max_connections))
+                .acquire_timeout(options.acquire_timeout)
+                .connect_with(connect.clone())
+                .await?;
+            sqlx::migrate!("./migrations/sqlite")
+                .run(&write)
+                .await
+                .map_err(|e| StoreError::Migration(e.to_string()))?;
+            let read = SqlitePoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
                 .connect_with(connect)
                 .await?;
-            sqlx::migrate!("./migrations/sqlite").run(&pool).await.map_err(|e| StoreError::Migration(e.to_string()))?;
-            Backend::Sqlite(pool)
+            Backend::Sqlite { read, write }
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let connect = PgConnectOptions::from_str(url)
                 .map_err(|e| StoreError::Config(format!("database URL: {e}")))?
@@ -151,15 +182,30 @@ impl Store {
 
     /// The connection pool's state, for metrics.
     pub fn pool_stats(&self) -> PoolStats {
-        on_pool!(self, pool => PoolStats {
-            open: pool.size(),
-            idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
-            max: pool.options().get_max_connections(),
-        })
+        fn stats<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> PoolStats {
+            PoolStats {
+                open: pool.size(),
+                idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                max: pool.options().get_max_connections(),
+            }
+        }
+        match &self.backend {
+            Backend::Sqlite { read, write } => {
+                let (r, w) = (stats(read), stats(write));
+                PoolStats { open: r.open + w.open, idle: r.idle + w.idle, max: r.max + w.max }
+            }
+            Backend::Postgres(pool) => stats(pool),
+        }
     }
 
     /// Closes every connection.
     pub async fn close(&self) {
-        on_pool!(self, pool => pool.close().await)
+        match &self.backend {
+            Backend::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
+            Backend::Postgres(pool) => pool.close().await,
+        }
     }
 }

@@ -4,7 +4,7 @@ use latchkey_protocol::secret::SecretHash;
 use latchkey_protocol::token::RefreshGrant;
 use latchkey_protocol::{Scope, UnixTime};
 
-use crate::{Store, StoreError, on_pool};
+use crate::{Store, StoreError, on_pool, on_writer};
 
 /// A refresh token to store.
 #[derive(Debug, Clone)]
@@ -52,7 +52,7 @@ impl Store {
     /// Stores a new refresh token (the first of a family).
     pub async fn insert_refresh_token(&self, t: &NewRefreshToken) -> Result<(), StoreError> {
         let code_hash = t.code_hash.as_ref().map(|h| h.as_bytes().to_vec());
-        on_pool!(self, pool => sqlx::query(
+        on_writer!(self, pool => sqlx::query(
             "INSERT INTO refresh_tokens (token_hash, family_id, code_hash, client_id, user_id, scope, created_at, expires_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
             .bind(t.hash.as_bytes()).bind(&t.family_id).bind(&code_hash).bind(&t.grant.client_id).bind(&t.grant.user_id)
@@ -91,7 +91,7 @@ impl Store {
         now: UnixTime,
     ) -> Result<bool, StoreError> {
         let code_hash = new.code_hash.as_ref().map(|h| h.as_bytes().to_vec());
-        on_pool!(self, pool => {
+        on_writer!(self, pool => {
             // The first statement writes, so SQLite takes the write lock at once (no
             // deferred read-to-write upgrade, which would fail with SQLITE_BUSY).
             let mut tx = pool.begin().await?;
@@ -115,7 +115,7 @@ impl Store {
     /// Revokes every token of a family. Returns how many were live.
     pub async fn revoke_refresh_family(&self, family_id: &str, now: UnixTime) -> Result<u64, StoreError> {
         Ok(
-            on_pool!(self, pool => sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL")
+            on_writer!(self, pool => sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL")
             .bind(now).bind(family_id).execute(pool).await.map(|r| r.rows_affected()))?,
         )
     }
@@ -123,7 +123,7 @@ impl Store {
     /// Revokes every refresh token issued from a code (RFC 6749 §4.1.2 on code reuse).
     pub async fn revoke_refresh_by_code(&self, code_hash: &SecretHash, now: UnixTime) -> Result<u64, StoreError> {
         Ok(
-            on_pool!(self, pool => sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE code_hash = $2 AND revoked_at IS NULL")
+            on_writer!(self, pool => sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE code_hash = $2 AND revoked_at IS NULL")
             .bind(now).bind(code_hash.as_bytes()).execute(pool).await.map(|r| r.rows_affected()))?,
         )
     }

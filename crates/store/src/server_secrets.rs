@@ -2,7 +2,7 @@
 
 use latchkey_protocol::UnixTime;
 
-use crate::{Store, StoreError, on_pool};
+use crate::{Store, StoreError, on_pool, on_writer};
 
 impl Store {
     /// The secret called `name`; when there is none yet, `candidate` becomes it. Every
@@ -13,7 +13,7 @@ impl Store {
         if let Some((value,)) = existing {
             return Ok(value);
         }
-        on_pool!(self, pool => sqlx::query(
+        on_writer!(self, pool => sqlx::query(
             "INSERT INTO server_secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
             .bind(name).bind(candidate).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
         let (value,): (Vec<u8>,) = on_pool!(self, pool => sqlx::query_as("SELECT value FROM server_secrets WHERE name = $1")

@@ -3,7 +3,7 @@
 use latchkey_protocol::UnixTime;
 use latchkey_protocol::secret::SecretHash;
 
-use crate::{Store, StoreError, on_pool};
+use crate::{Store, StoreError, on_pool, on_writer};
 
 /// A live login session.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -19,7 +19,7 @@ pub struct Session {
 impl Store {
     /// Starts a session.
     pub async fn insert_session(&self, id: &SecretHash, s: &Session) -> Result<(), StoreError> {
-        on_pool!(self, pool => sqlx::query("INSERT INTO sessions (id_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+        on_writer!(self, pool => sqlx::query("INSERT INTO sessions (id_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
             .bind(id.as_bytes()).bind(&s.user_id).bind(s.created_at).bind(s.expires_at).execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
@@ -34,7 +34,7 @@ impl Store {
 
     /// Ends a session.
     pub async fn delete_session(&self, id: &SecretHash) -> Result<(), StoreError> {
-        on_pool!(self, pool => sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id.as_bytes()).execute(pool).await.map(|r| r.rows_affected()))?;
+        on_writer!(self, pool => sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id.as_bytes()).execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 }

@@ -1,6 +1,6 @@
 //! Resource owners: user accounts with Argon2id password hashes (PHC strings).
 
-use crate::{Store, StoreError, on_pool};
+use crate::{Store, StoreError, on_pool, on_writer};
 
 /// A user account.
 #[derive(Clone, sqlx::FromRow)]
@@ -24,7 +24,7 @@ impl std::fmt::Debug for User {
 impl Store {
     /// Adds a user. `Conflict` if the username is taken.
     pub async fn insert_user(&self, u: &User) -> Result<(), StoreError> {
-        on_pool!(self, pool => sqlx::query("INSERT INTO users (id, username, password_hash, created_at) VALUES ($1, $2, $3, $4)")
+        on_writer!(self, pool => sqlx::query("INSERT INTO users (id, username, password_hash, created_at) VALUES ($1, $2, $3, $4)")
             .bind(&u.id).bind(&u.username).bind(&u.password_hash).bind(u.created_at).execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
@@ -55,13 +55,13 @@ impl Store {
 
     /// Removes a user with their sessions, consents, codes and tokens. False if absent.
     pub async fn delete_user(&self, username: &str) -> Result<bool, StoreError> {
-        let n = on_pool!(self, pool => sqlx::query("DELETE FROM users WHERE username = $1").bind(username).execute(pool).await.map(|r| r.rows_affected()))?;
+        let n = on_writer!(self, pool => sqlx::query("DELETE FROM users WHERE username = $1").bind(username).execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(n > 0)
     }
 
     /// Replaces a user's password hash. False if absent.
     pub async fn set_password_hash(&self, username: &str, hash: &str) -> Result<bool, StoreError> {
-        let n = on_pool!(self, pool => sqlx::query("UPDATE users SET password_hash = $1 WHERE username = $2")
+        let n = on_writer!(self, pool => sqlx::query("UPDATE users SET password_hash = $1 WHERE username = $2")
             .bind(hash).bind(username).execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(n > 0)
     }

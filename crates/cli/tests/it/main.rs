@@ -14,6 +14,7 @@ mod discovery;
 mod harness;
 mod hostile;
 mod keys;
+mod metrics;
 mod registration;
 mod resource;
 mod revocation;
