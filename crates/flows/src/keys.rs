@@ -23,8 +23,8 @@ use crate::{FlowError, secrets};
 
 /// Installs aws-lc as jsonwebtoken's crypto provider (DEPENDENCIES pitfall 1). Idempotent.
 pub fn install_crypto_provider() {
-    // Err means a provider is installed already, which is what we want.
-    let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+    // Err means a provider is installed already (by the embedding program): it is used.
+    let _ = crate::jose_provider::PROVIDER.install_default();
 }
 
 /// A JOSE signing algorithm Latchkey can generate keys for.
@@ -212,6 +212,12 @@ fn validate(alg: KeyAlg, der: &[u8]) -> Result<(), FlowError> {
 pub fn warm_up_crypto() {
     let mut bytes = [0u8; 16];
     let _ = aws_lc_rs::rand::fill(&mut bytes);
+}
+
+/// A new private key (PKCS#8 DER), for tests elsewhere in the crate.
+#[cfg(test)]
+pub(crate) fn generate_for_tests(alg: KeyAlg) -> Vec<u8> {
+    generate(alg).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ mod grants;
 mod hashing;
 mod housekeeping;
 mod introspect;
+mod jose_provider;
 mod keys;
 mod login;
 mod register;
