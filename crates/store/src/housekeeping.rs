@@ -76,7 +76,8 @@ impl Store {
     /// PostgreSQL it runs only if it gets the janitor's advisory lock (one instance at a time).
     pub async fn purge_expired(&self, before: UnixTime, batch: i64, max_batches: u32) -> Result<Purged, StoreError> {
         match &self.backend {
-            Backend::Sqlite { write: pool, .. } => {
+            Backend::Sqlite { write: pool, gate, .. } => {
+                let _shared = gate.read().await;
                 let mut conn = pool.acquire().await?;
                 purge_on!(conn, before, batch, max_batches)
             }

@@ -26,6 +26,7 @@ mod transfer;
 mod users;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -50,10 +51,14 @@ enum Backend {
     /// SQLite allows one writer at a time; a writer that finds the lock taken sleeps in
     /// SQLite's busy handler (milliseconds at a time). Writes go through the few
     /// connections of `write` (see [`SQLITE_WRITERS`]), so most writers queue in the pool
-    /// instead; reads use `read` and run beside them (WAL).
+    /// instead; reads use `read` and run beside them (WAL). A transaction holds the lock
+    /// across several round trips to its connection's thread, so it takes `gate`
+    /// exclusively while single-statement writes share it: no writer of this process
+    /// ever waits for another in the busy handler.
     Sqlite {
         read: SqlitePool,
         write: SqlitePool,
+        gate: Arc<tokio::sync::RwLock<()>>,
     },
     Postgres(PgPool),
 }
@@ -74,12 +79,30 @@ pub(crate) use on_pool;
 macro_rules! on_writer {
     ($store:expr, $pool:ident => $body:expr) => {
         match &$store.backend {
-            $crate::Backend::Sqlite { write: $pool, .. } => $body,
+            $crate::Backend::Sqlite { write: $pool, gate, .. } => {
+                let _shared = gate.read().await;
+                $body
+            }
             $crate::Backend::Postgres($pool) => $body,
         }
     };
 }
 pub(crate) use on_writer;
+
+/// [`on_writer!`] for a body that runs a transaction: on SQLite it runs alone among this
+/// process's writes.
+macro_rules! on_writer_tx {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.backend {
+            $crate::Backend::Sqlite { write: $pool, gate, .. } => {
+                let _exclusive = gate.write().await;
+                $body
+            }
+            $crate::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_writer_tx;
 
 /// SQLite writer connections. Measured with `bench/` (opaque tokens, 64 connections, 2
 /// cores): 16 writers gave 4,500 tokens/s with p99 100 ms (busy-handler sleeps), 1 writer
@@ -150,7 +173,7 @@ impl Store {
                 .acquire_timeout(options.acquire_timeout)
                 .connect_with(connect)
                 .await?;
-            Backend::Sqlite { read, write }
+            Backend::Sqlite { read, write, gate: Arc::new(tokio::sync::RwLock::new(())) }
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let connect = PgConnectOptions::from_str(url)
                 .map_err(|e| StoreError::Config(format!("database URL: {e}")))?
@@ -190,7 +213,7 @@ impl Store {
             }
         }
         match &self.backend {
-            Backend::Sqlite { read, write } => {
+            Backend::Sqlite { read, write, .. } => {
                 let (r, w) = (stats(read), stats(write));
                 PoolStats { open: r.open + w.open, idle: r.idle + w.idle, max: r.max + w.max }
             }
@@ -201,7 +224,7 @@ impl Store {
     /// Closes every connection.
     pub async fn close(&self) {
         match &self.backend {
-            Backend::Sqlite { read, write } => {
+            Backend::Sqlite { read, write, .. } => {
                 read.close().await;
                 write.close().await;
             }
