@@ -24,6 +24,7 @@ import tempfile
 import time
 import urllib.parse
 
+ANSI = __import__("re").compile(r"\x1b\[[0-9;]*m")
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -116,6 +117,7 @@ class Server:
             self.proc.kill()
             raise
         self.peak_kib = 0
+        self.warnings = []
 
     def peak(self):
         self.peak_kib = max(self.peak_kib, rss_kib(self.proc.pid, "VmHWM"))
@@ -129,6 +131,10 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
         self.log.close()
+        # What the server logged at warn level and above, for the report.
+        with open(self.log.name, errors="replace") as f:
+            lines = [l.strip() for l in f if " WARN" in l or " ERROR" in l]
+        self.warnings = lines
 
 
 class Bench:
@@ -520,6 +526,14 @@ def report(bench, meta):
     lines += ["", "## Memory and start-up", ""]
     for k, v in meta["memory"].items():
         lines.append(f"- {k}: {v}")
+    lines += ["", "## What the servers logged (warn and error)", ""]
+    for name, warnings in meta["logs"].items():
+        kinds = {}
+        for w in warnings:
+            text = ANSI.sub("", w).split(": ", 1)[-1][:160]
+            kinds[text] = kinds.get(text, 0) + 1
+        lines.append(f"- {name}: {len(warnings)} lines" + ("" if warnings else " (none)"))
+        lines += [f"  - {n} × `{t}`" for t, n in sorted(kinds.items(), key=lambda kv: -kv[1])[:5]]
     if meta.get("history"):
         h = meta["history"]
         lines += ["", f"## Cost with history ({h['rows']:,} token rows, half expired, SQLite)", "",
@@ -592,12 +606,16 @@ def main():
         history = None
         if args.history_rows:
             history = run_history(bench, args, work, servers)
+        for s in servers:
+            s.stop()
+        logs = {s.name: s.warnings for s in [sqlite_server, *servers]}
+        servers.clear()
         meta = {
             "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
             "machine": machine(),
             "command": "bench/run.sh " + " ".join(sys.argv[1:]),
             "rounds": args.rounds, "seconds": args.seconds, "connections": connections,
-            "backends": [t[0] for t in targets], "memory": memory, "history": history,
+            "backends": [t[0] for t in targets], "memory": memory, "history": history, "logs": logs,
         }
         text = report(bench, meta)
         os.makedirs(args.out, exist_ok=True)

@@ -43,8 +43,10 @@ impl AuthServer {
         hash: &SecretHash,
     ) -> Result<Option<IntrospectionResponse>, FlowError> {
         let now = self.now();
-        // Opaque tokens are found by digest.
-        if let Some(row) = self.store.access_token(hash).await? {
+        // Opaque tokens (and only they carry the prefix) are found by digest.
+        if token.starts_with(crate::token::ACCESS_PREFIX)
+            && let Some(row) = self.store.access_token(hash).await?
+        {
             let live = row.revoked_at.is_none()
                 && now < row.expires_at
                 && !self.family_revoked(row.family_id.as_deref()).await?;

@@ -109,10 +109,7 @@ impl AuthServer {
 
     /// The user logged in with this session token, if the session is live.
     pub async fn session_user(&self, token: &SessionToken) -> Result<Option<User>, FlowError> {
-        let Some(session) = self.store.session(&token.hash(), self.now()).await? else {
-            return Ok(None);
-        };
-        Ok(self.store.user(&session.user_id).await?)
+        Ok(self.store.session_user(&token.hash(), self.now()).await?)
     }
 
     /// Ends a session.

@@ -3,10 +3,10 @@
 use latchkey_protocol::UnixTime;
 use latchkey_protocol::secret::SecretHash;
 
-use crate::{Store, StoreError, on_pool, on_writer};
+use crate::{Store, StoreError, User, on_pool, on_writer};
 
 /// A live login session.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Session {
     /// The logged-in user.
     pub user_id: String,
@@ -24,12 +24,13 @@ impl Store {
         Ok(())
     }
 
-    /// The session, if it exists and has not expired at `now`.
-    pub async fn session(&self, id: &SecretHash, now: UnixTime) -> Result<Option<Session>, StoreError> {
-        Ok(
-            on_pool!(self, pool => sqlx::query_as("SELECT user_id, created_at, expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2")
-            .bind(id.as_bytes()).bind(now).fetch_optional(pool).await)?,
-        )
+    /// The user of the session, if the session exists and has not expired at `now`: one
+    /// query, as every authorization request asks it.
+    pub async fn session_user(&self, id: &SecretHash, now: UnixTime) -> Result<Option<User>, StoreError> {
+        Ok(on_pool!(self, pool => sqlx::query_as(
+            "SELECT u.id, u.username, u.password_hash, u.created_at FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.id_hash = $1 AND s.expires_at > $2")
+            .bind(id.as_bytes()).bind(now).fetch_optional(pool).await)?)
     }
 
     /// Ends a session.

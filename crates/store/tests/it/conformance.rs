@@ -102,10 +102,10 @@ pub async fn sessions_expire(store: &Store) {
     let (_, u) = seed(store).await;
     let id = SecretHash::of("session");
     store.insert_session(&id, &Session { user_id: u.id.clone(), created_at: 100, expires_at: 200 }).await.unwrap();
-    assert_eq!(store.session(&id, 150).await.unwrap().unwrap().user_id, u.id);
-    assert!(store.session(&id, 200).await.unwrap().is_none());
+    assert_eq!(store.session_user(&id, 150).await.unwrap().unwrap().id, u.id);
+    assert!(store.session_user(&id, 200).await.unwrap().is_none());
     store.delete_session(&id).await.unwrap();
-    assert!(store.session(&id, 150).await.unwrap().is_none());
+    assert!(store.session_user(&id, 150).await.unwrap().is_none());
 }
 
 pub async fn consent_widens(store: &Store) {
@@ -355,7 +355,7 @@ pub async fn housekeeping_deletes_only_expired_rows_in_batches(store: &Store) {
         let live = i >= 20;
         assert_eq!(store.code(&SecretHash::of(&format!("code{i}"))).await.unwrap().is_some(), live);
         assert_eq!(store.refresh_token(&SecretHash::of(&format!("rt{i}"))).await.unwrap().is_some(), live);
-        assert_eq!(store.session(&SecretHash::of(&format!("s{i}")), 150).await.unwrap().is_some(), live);
+        assert_eq!(store.session_user(&SecretHash::of(&format!("s{i}")), 150).await.unwrap().is_some(), live);
     }
 }
 
