@@ -44,12 +44,15 @@ fn jwt(c: &mut Criterion) {
             let store = Store::connect(&url, &StoreOptions::default()).await.unwrap();
             let policy =
                 KeyPolicy { overlap: 0, publish_after_retire: 600, reload_every: 3600, encryption_secret: None };
-            let ring = KeyRing::load_or_create(&store, policy, NOW).await.unwrap();
+            // The first key (ES256) activates earlier, so the rotated-in key is the newest and signs.
+            let ring = KeyRing::load_or_create(&store, policy, NOW - 10).await.unwrap();
             ring.rotate(alg, NOW).await.unwrap();
             ring
         });
         let claims = claims();
         let token = rt.block_on(ring.sign(&claims, NOW + 1)).unwrap();
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(format!("{:?}", header.alg).to_uppercase(), alg.as_str().to_uppercase(), "the rotated key signs");
         c.bench_function(&format!("jwt sign {}", alg.as_str()), |b| {
             b.iter(|| rt.block_on(ring.sign(black_box(&claims), NOW + 1)).unwrap())
         });
