@@ -75,12 +75,20 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
-/// [`on_pool!`] for a body that writes: on SQLite it runs on a writer connection.
+/// [`on_pool!`] for a body that writes: on SQLite it runs on a writer connection, sharing
+/// the write gate; `on_writer!(transaction self, …)` takes the gate alone, for a body that
+/// runs a transaction.
 macro_rules! on_writer {
     ($store:expr, $pool:ident => $body:expr) => {
+        $crate::on_writer!(@gate read, $store, $pool => $body)
+    };
+    (transaction $store:expr, $pool:ident => $body:expr) => {
+        $crate::on_writer!(@gate write, $store, $pool => $body)
+    };
+    (@gate $mode:ident, $store:expr, $pool:ident => $body:expr) => {
         match &$store.backend {
             $crate::Backend::Sqlite { write: $pool, gate, .. } => {
-                let _shared = gate.read().await;
+                let _gate = gate.$mode().await;
                 $body
             }
             $crate::Backend::Postgres($pool) => $body,
@@ -88,21 +96,6 @@ macro_rules! on_writer {
     };
 }
 pub(crate) use on_writer;
-
-/// [`on_writer!`] for a body that runs a transaction: on SQLite it runs alone among this
-/// process's writes.
-macro_rules! on_writer_tx {
-    ($store:expr, $pool:ident => $body:expr) => {
-        match &$store.backend {
-            $crate::Backend::Sqlite { write: $pool, gate, .. } => {
-                let _exclusive = gate.write().await;
-                $body
-            }
-            $crate::Backend::Postgres($pool) => $body,
-        }
-    };
-}
-pub(crate) use on_writer_tx;
 
 /// SQLite writer connections. Measured with `bench/` (opaque tokens, 64 connections, 2
 /// cores): 16 writers gave 4,500 tokens/s with p99 100 ms (busy-handler sleeps), 1 writer

@@ -4,7 +4,7 @@ use latchkey_protocol::secret::SecretHash;
 use latchkey_protocol::token::RefreshGrant;
 use latchkey_protocol::{Scope, UnixTime};
 
-use crate::{Store, StoreError, on_pool, on_writer, on_writer_tx};
+use crate::{Store, StoreError, on_pool, on_writer};
 
 /// A refresh token to store.
 #[derive(Debug, Clone)]
@@ -91,7 +91,7 @@ impl Store {
         now: UnixTime,
     ) -> Result<bool, StoreError> {
         let code_hash = new.code_hash.as_ref().map(|h| h.as_bytes().to_vec());
-        on_writer_tx!(self, pool => {
+        on_writer!(transaction self, pool => {
             // The first statement writes, so SQLite takes the write lock at once (no
             // deferred read-to-write upgrade, which would fail with SQLITE_BUSY).
             let mut tx = pool.begin().await?;

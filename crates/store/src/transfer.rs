@@ -8,7 +8,7 @@
 use latchkey_protocol::UnixTime;
 use serde::{Deserialize, Serialize};
 
-use crate::{Store, StoreError, on_writer_tx};
+use crate::{Store, StoreError, on_writer};
 
 /// Format version of a snapshot.
 pub const SNAPSHOT_VERSION: u32 = 1;
@@ -108,7 +108,7 @@ pub struct ServerSecretRecord {
 impl Store {
     /// Takes a snapshot of this database.
     pub async fn export(&self, now: UnixTime) -> Result<Snapshot, StoreError> {
-        Ok(on_writer_tx!(self, pool => {
+        Ok(on_writer!(transaction self, pool => {
             let mut tx = pool.begin().await?;
             let clients = sqlx::query_as("SELECT id, secret_hash, name, redirect_uris, grant_types, scopes, require_pkce, created_at, token_format, registration_token_hash, metadata FROM clients ORDER BY id")
                 .fetch_all(&mut *tx).await?;
@@ -130,7 +130,7 @@ impl Store {
         if s.version != SNAPSHOT_VERSION {
             return Err(StoreError::Config(format!("snapshot version {} is not {SNAPSHOT_VERSION}", s.version)));
         }
-        on_writer_tx!(self, pool => {
+        on_writer!(transaction self, pool => {
             let mut tx = pool.begin().await?;
             let (n,): (i64,) = sqlx::query_as(
                 "SELECT (SELECT COUNT(*) FROM clients) + (SELECT COUNT(*) FROM users) + (SELECT COUNT(*) FROM signing_keys)")

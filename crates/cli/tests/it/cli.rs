@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::harness::{Browser, PASSWORD, location};
+use crate::harness::{Browser, PASSWORD, TestClient, WEB_CLIENT_ARGS, WEB_REDIRECT, location};
 
 const BIN: &str = env!("CARGO_BIN_EXE_latchkey");
 
@@ -291,31 +291,7 @@ async fn cli_audit_and_revoke_consent() {
 #[tokio::test]
 async fn no_secret_reaches_the_logs_even_at_trace_level() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run_ok(
-        dir.path(),
-        &[
-            "clients",
-            "add",
-            "--name",
-            "Web",
-            "--redirect-uri",
-            "https://app.example/cb",
-            "--grant-type",
-            "authorization_code",
-            "--grant-type",
-            "refresh_token",
-            "--grant-type",
-            "client_credentials",
-            "--json",
-        ],
-        None,
-    );
-    let creds: Value = serde_json::from_str(&out).unwrap();
-    let client = crate::harness::TestClient {
-        id: creds["client_id"].as_str().unwrap().into(),
-        secret: creds["client_secret"].as_str().map(Into::into),
-        redirect_uri: "https://app.example/cb".into(),
-    };
+    let client = TestClient::from_cli(&run_ok(dir.path(), WEB_CLIENT_ARGS, None), WEB_REDIRECT);
     run_ok(dir.path(), &["users", "add", "frank", "--password-stdin"], Some(PASSWORD));
     let port = free_port();
     let log = std::fs::File::create(dir.path().join("server.log")).unwrap();

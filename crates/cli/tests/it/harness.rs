@@ -39,6 +39,38 @@ pub struct TestClient {
     pub redirect_uri: String,
 }
 
+/// The redirect URI of [`WEB_CLIENT_ARGS`].
+pub const WEB_REDIRECT: &str = "https://app.example/cb";
+
+/// `latchkey clients add` arguments for a confidential web client allowed every grant.
+pub const WEB_CLIENT_ARGS: &[&str] = &[
+    "clients",
+    "add",
+    "--name",
+    "Web",
+    "--redirect-uri",
+    WEB_REDIRECT,
+    "--grant-type",
+    "authorization_code",
+    "--grant-type",
+    "refresh_token",
+    "--grant-type",
+    "client_credentials",
+    "--json",
+];
+
+impl TestClient {
+    /// The client printed by `latchkey clients add --json`.
+    pub fn from_cli(json: &str, redirect_uri: &str) -> TestClient {
+        let creds: Value = serde_json::from_str(json).unwrap();
+        TestClient {
+            id: creds["client_id"].as_str().unwrap().into(),
+            secret: creds["client_secret"].as_str().map(Into::into),
+            redirect_uri: redirect_uri.into(),
+        }
+    }
+}
+
 impl TestServer {
     pub async fn start() -> TestServer {
         Self::start_with(|_| {}).await

@@ -1,7 +1,6 @@
 //! `/metrics` (Prometheus text format) on its own listener (`metrics_bind`).
 
 use reqwest::StatusCode;
-use serde_json::Value;
 
 use crate::harness::{TestClient, TestServer};
 use crate::scale_out::{cli, start};
@@ -18,17 +17,12 @@ fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
 async fn metrics_count_requests_tokens_and_pool_use_on_their_own_listener() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("latchkey.db").display());
-    let creds: Value = serde_json::from_str(&cli(&db, &["clients", "add", "--name", "M2M", "--json"], None)).unwrap();
+    let client = TestClient::from_cli(&cli(&db, &["clients", "add", "--name", "M2M", "--json"], None), "");
     let metrics_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let bind = format!("127.0.0.1:{metrics_port}");
     let nodes = start(&db, 1, &[("LATCHKEY_METRICS_BIND", &bind)]).await;
     let node = &nodes[0].url;
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    let client = TestClient {
-        id: creds["client_id"].as_str().unwrap().into(),
-        secret: creds["client_secret"].as_str().map(Into::into),
-        redirect_uri: String::new(),
-    };
     let token = |secret: String| {
         http.post(format!("{node}/token"))
             .basic_auth(&client.id, Some(secret))

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::harness::{Browser, PASSWORD, TestClient, VERIFIER, authorize_query, field, location, param};
+use crate::harness::{
+    Browser, PASSWORD, TestClient, VERIFIER, WEB_CLIENT_ARGS, WEB_REDIRECT, authorize_query, field, location, param,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_latchkey");
 const ISSUER: &str = "http://localhost:8000";
@@ -162,31 +164,7 @@ async fn three_instances_on_one_postgresql_database_act_as_one_server() {
     let Some(db) = PgDatabase::create().await else { return };
     let url = db.url.clone();
     db.run(async move {
-        let creds: Value = serde_json::from_str(&cli(
-            &url,
-            &[
-                "clients",
-                "add",
-                "--name",
-                "Web",
-                "--redirect-uri",
-                "https://app.example/cb",
-                "--grant-type",
-                "authorization_code",
-                "--grant-type",
-                "refresh_token",
-                "--grant-type",
-                "client_credentials",
-                "--json",
-            ],
-            None,
-        ))
-        .unwrap();
-        let client = TestClient {
-            id: creds["client_id"].as_str().unwrap().into(),
-            secret: creds["client_secret"].as_str().map(Into::into),
-            redirect_uri: "https://app.example/cb".into(),
-        };
+        let client = TestClient::from_cli(&cli(&url, WEB_CLIENT_ARGS, None), WEB_REDIRECT);
         cli(&url, &["users", "add", "alice", "--password-stdin"], Some(PASSWORD));
         let nodes = start(&url, 3, &[("LATCHKEY_KEY_RELOAD_INTERVAL", "1"), ("LATCHKEY_KEY_OVERLAP", "0")]).await;
         let [a, b, c] = [nodes[0].url.as_str(), nodes[1].url.as_str(), nodes[2].url.as_str()];
@@ -386,13 +364,7 @@ async fn a_database_outage_fails_fast_in_the_rfc_format_and_recovers_by_itself()
     let Some(db) = PgDatabase::create().await else { return };
     let url = db.url.clone();
     db.run(async move {
-        let creds: Value =
-            serde_json::from_str(&cli(&url, &["clients", "add", "--name", "M2M", "--json"], None)).unwrap();
-        let client = TestClient {
-            id: creds["client_id"].as_str().unwrap().into(),
-            secret: creds["client_secret"].as_str().map(Into::into),
-            redirect_uri: String::new(),
-        };
+        let client = TestClient::from_cli(&cli(&url, &["clients", "add", "--name", "M2M", "--json"], None), "");
         let parsed = url::Url::parse(&url).unwrap();
         let proxy = Proxy::start(format!("{}:{}", parsed.host_str().unwrap(), parsed.port().unwrap_or(5432))).await;
         let mut via_proxy = parsed.clone();
@@ -445,31 +417,7 @@ async fn moving_from_sqlite_to_postgresql_keeps_clients_users_consents_keys_and_
     db.run(async move {
         let dir = tempfile::tempdir().unwrap();
         let sqlite = format!("sqlite://{}", dir.path().join("latchkey.db").display());
-        let creds: Value = serde_json::from_str(&cli(
-            &sqlite,
-            &[
-                "clients",
-                "add",
-                "--name",
-                "Web",
-                "--redirect-uri",
-                "https://app.example/cb",
-                "--grant-type",
-                "authorization_code",
-                "--grant-type",
-                "refresh_token",
-                "--grant-type",
-                "client_credentials",
-                "--json",
-            ],
-            None,
-        ))
-        .unwrap();
-        let client = TestClient {
-            id: creds["client_id"].as_str().unwrap().into(),
-            secret: creds["client_secret"].as_str().map(Into::into),
-            redirect_uri: "https://app.example/cb".into(),
-        };
+        let client = TestClient::from_cli(&cli(&sqlite, WEB_CLIENT_ARGS, None), WEB_REDIRECT);
         cli(&sqlite, &["users", "add", "alice", "--password-stdin"], Some(PASSWORD));
 
         let (refresh_token, kid) = {
