@@ -201,7 +201,8 @@ async fn main() -> anyhow::Result<()> {
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal);
-    let db = SqlitePoolOptions::new().max_connections(16).connect_with(connect).await?;
+    // No ping on every acquire (an embedded connection cannot go stale), as in Latchkey.
+    let db = SqlitePoolOptions::new().test_before_acquire(false).max_connections(16).connect_with(connect).await?;
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS tokens (hash BLOB PRIMARY KEY, client_id TEXT NOT NULL, subject TEXT NOT NULL, \
          scope TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL)",

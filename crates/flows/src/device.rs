@@ -217,7 +217,11 @@ impl AuthServer {
                     return Err(OAuthError::invalid_grant("the device code was already used").into());
                 }
                 let scope = Scope::parse(&row.scope).map_err(|_| FlowError::Invalid("stored scope".into()))?;
-                self.issue_user_tokens(client, user_id, &scope, None).await
+                let family = self.new_refresh_family(client, user_id, &scope, None)?;
+                if let Some((_, row)) = &family {
+                    self.store.insert_refresh_token(row).await?;
+                }
+                self.user_tokens(client, user_id, &scope, family).await
             }
             _ => {
                 // §3.5 slow_down: "the interval MUST be increased by 5 seconds for this and

@@ -95,42 +95,51 @@ impl AuthServer {
         }
     }
 
-    /// Issues the tokens of a user grant (code or device): an access token, and a refresh
-    /// token starting a new family when the client may refresh.
-    pub(crate) async fn issue_user_tokens(
+    /// A new refresh-token family for a user grant (code or device), when the client may
+    /// refresh: the token to hand out and the row that stores it.
+    pub(crate) fn new_refresh_family(
         &self,
         client: &Client,
         user_id: &str,
         scope: &Scope,
         code_hash: Option<SecretHash>,
-    ) -> Result<TokenResponse, FlowError> {
+    ) -> Result<Option<(RefreshToken, NewRefreshToken)>, FlowError> {
+        if !client.allows_grant(GrantType::RefreshToken) {
+            return Ok(None);
+        }
         let now = self.now();
-        let (refresh_token, family) = if client.allows_grant(GrantType::RefreshToken) {
-            let token = RefreshToken::new(secrets::new_secret(secrets::REFRESH_PREFIX)?);
-            let family_id = secrets::new_id()?;
-            let row = NewRefreshToken {
-                hash: token.hash(),
-                family_id: family_id.clone(),
-                code_hash,
-                grant: RefreshGrant {
-                    client_id: client.id.clone(),
-                    user_id: user_id.to_owned(),
-                    scope: scope.clone(),
-                    expires_at: now + self.settings.refresh_token_ttl,
-                },
-                created_at: now,
-            };
-            self.store.insert_refresh_token(&row).await?;
-            (Some(token.expose().to_owned()), Some(family_id))
-        } else {
-            (None, None)
+        let token = RefreshToken::new(secrets::new_secret(secrets::REFRESH_PREFIX)?);
+        let row = NewRefreshToken {
+            hash: token.hash(),
+            family_id: secrets::new_id()?,
+            code_hash,
+            grant: RefreshGrant {
+                client_id: client.id.clone(),
+                user_id: user_id.to_owned(),
+                scope: scope.clone(),
+                expires_at: now + self.settings.refresh_token_ttl,
+            },
+            created_at: now,
         };
-        let (access_token, expires_in) = self.access_token(client, user_id, scope, family.as_deref()).await?;
+        Ok(Some((token, row)))
+    }
+
+    /// The answer to a user grant: an access token, and the refresh token of `family`
+    /// (already stored by the caller) when there is one.
+    pub(crate) async fn user_tokens(
+        &self,
+        client: &Client,
+        user_id: &str,
+        scope: &Scope,
+        family: Option<(RefreshToken, NewRefreshToken)>,
+    ) -> Result<TokenResponse, FlowError> {
+        let family_id = family.as_ref().map(|(_, row)| row.family_id.as_str());
+        let (access_token, expires_in) = self.access_token(client, user_id, scope, family_id).await?;
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer".into(),
             expires_in,
-            refresh_token,
+            refresh_token: family.map(|(token, _)| token.expose().to_owned()),
             scope: Some(scope.to_string()),
         })
     }

@@ -5,7 +5,8 @@ use latchkey_protocol::secret::SecretHash;
 use latchkey_protocol::token::CodeGrant;
 use latchkey_protocol::{Scope, UnixTime};
 
-use crate::{Store, StoreError, on_pool, on_writer};
+use crate::refresh::{NewRefreshToken, bind_successor, insert_successor};
+use crate::{Store, StoreError, atomic_write, on_pool, on_writer};
 
 /// A stored code: what it is bound to, and whether it was used.
 #[derive(Debug, Clone)]
@@ -63,11 +64,32 @@ impl Store {
         }))
     }
 
-    /// Marks the code used. True for exactly one caller, however many race (RFC 6749
-    /// §4.1.2: "The client MUST NOT use the authorization code more than once").
-    pub async fn consume_code(&self, hash: &SecretHash, now: UnixTime) -> Result<bool, StoreError> {
-        let n = on_writer!(self, pool => sqlx::query("UPDATE authorization_codes SET consumed_at = $1 WHERE code_hash = $2 AND consumed_at IS NULL")
-            .bind(now).bind(hash.as_bytes()).execute(pool).await.map(|r| r.rows_affected()))?;
-        Ok(n == 1)
+    /// Marks the code used and, when `first_refresh` is given, stores the first refresh
+    /// token of the family the code starts, in the same transaction. True for exactly one
+    /// caller, however many race (RFC 6749 §4.1.2: "The client MUST NOT use the
+    /// authorization code more than once").
+    pub async fn consume_code(
+        &self,
+        hash: &SecretHash,
+        now: UnixTime,
+        first_refresh: Option<&NewRefreshToken>,
+    ) -> Result<bool, StoreError> {
+        Ok(match first_refresh {
+            None => {
+                1 == on_writer!(self, pool => sqlx::query(
+                "UPDATE authorization_codes SET consumed_at = $1 WHERE code_hash = $2 AND consumed_at IS NULL")
+                .bind(now).bind(hash.as_bytes()).execute(pool).await.map(|r| r.rows_affected()))?
+            }
+            Some(refresh) => {
+                1 == atomic_write!(self,
+                sqlite: concat!("BEGIN IMMEDIATE;
+                    UPDATE authorization_codes SET consumed_at = $1 WHERE code_hash = $2 AND consumed_at IS NULL;
+                    ", insert_successor!(), " WHERE changes() = 1 RETURNING 1;
+                    COMMIT"),
+                postgres: concat!("WITH consumed AS (UPDATE authorization_codes SET consumed_at = $1 WHERE code_hash = $2 AND consumed_at IS NULL RETURNING 1)
+                    ", insert_successor!(), " FROM consumed RETURNING 1"),
+                |q| bind_successor(q.bind(now).bind(hash.as_bytes().to_vec()), refresh))?
+            }
+        })
     }
 }

@@ -4,7 +4,7 @@ use latchkey_protocol::secret::SecretHash;
 use latchkey_protocol::token::RefreshGrant;
 use latchkey_protocol::{Scope, UnixTime};
 
-use crate::{Store, StoreError, on_pool, on_writer};
+use crate::{Store, StoreError, atomic_write, on_pool, on_writer};
 
 /// A refresh token to store.
 #[derive(Debug, Clone)]
@@ -48,6 +48,38 @@ struct RefreshRow {
     revoked_at: Option<i64>,
 }
 
+/// `INSERT … SELECT` of a refresh token from parameters `$3`–`$10` (see [`bind_successor`]),
+/// for a statement that stores it only if the one before it changed a row.
+macro_rules! insert_successor {
+    () => {
+        "INSERT INTO refresh_tokens (token_hash, family_id, code_hash, client_id, user_id, scope, created_at, expires_at)
+         SELECT $3, $4, $5, $6, $7, $8, $9, $10"
+    };
+}
+pub(crate) use insert_successor;
+
+/// Binds `t` as parameters `$3`–`$10` of [`insert_successor!`], after the two of the
+/// statement it follows.
+pub(crate) fn bind_successor<DB: sqlx::Database>(
+    q: sqlx::query::Query<'static, DB, <DB as sqlx::Database>::Arguments>,
+    t: &NewRefreshToken,
+) -> sqlx::query::Query<'static, DB, <DB as sqlx::Database>::Arguments>
+where
+    Vec<u8>: for<'e> sqlx::Encode<'e, DB> + sqlx::Type<DB>,
+    Option<Vec<u8>>: for<'e> sqlx::Encode<'e, DB> + sqlx::Type<DB>,
+    String: for<'e> sqlx::Encode<'e, DB> + sqlx::Type<DB>,
+    i64: for<'e> sqlx::Encode<'e, DB> + sqlx::Type<DB>,
+{
+    q.bind(t.hash.as_bytes().to_vec())
+        .bind(t.family_id.clone())
+        .bind(t.code_hash.as_ref().map(|h| h.as_bytes().to_vec()))
+        .bind(t.grant.client_id.clone())
+        .bind(t.grant.user_id.clone())
+        .bind(t.grant.scope.to_string())
+        .bind(t.created_at)
+        .bind(t.grant.expires_at)
+}
+
 impl Store {
     /// Stores a new refresh token (the first of a family).
     pub async fn insert_refresh_token(&self, t: &NewRefreshToken) -> Result<(), StoreError> {
@@ -81,35 +113,24 @@ impl Store {
         }))
     }
 
-    /// Replaces `old` by `new` in one transaction: marks `old` rotated only if it is neither
-    /// rotated nor revoked, and then stores `new`. False when another request rotated or
-    /// revoked it first (the caller treats that as reuse, RFC 9700 §4.14.2).
+    /// Replaces `old` by `new` atomically: marks `old` rotated only if it is neither rotated
+    /// nor revoked, and then stores `new`. False when another request rotated or revoked it
+    /// first (the caller treats that as reuse, RFC 9700 §4.14.2).
     pub async fn rotate_refresh_token(
         &self,
         old: &SecretHash,
         new: &NewRefreshToken,
         now: UnixTime,
     ) -> Result<bool, StoreError> {
-        let code_hash = new.code_hash.as_ref().map(|h| h.as_bytes().to_vec());
-        on_writer!(transaction self, pool => {
-            // The first statement writes, so SQLite takes the write lock at once (no
-            // deferred read-to-write upgrade, which would fail with SQLITE_BUSY).
-            let mut tx = pool.begin().await?;
-            let n = sqlx::query("UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 AND rotated_at IS NULL AND revoked_at IS NULL")
-                .bind(now).bind(old.as_bytes()).execute(&mut *tx).await?.rows_affected();
-            if n != 1 {
-                tx.rollback().await?;
-                return Ok(false);
-            }
-            sqlx::query(
-                "INSERT INTO refresh_tokens (token_hash, family_id, code_hash, client_id, user_id, scope, created_at, expires_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-                .bind(new.hash.as_bytes()).bind(&new.family_id).bind(&code_hash).bind(&new.grant.client_id).bind(&new.grant.user_id)
-                .bind(new.grant.scope.to_string()).bind(new.created_at).bind(new.grant.expires_at)
-                .execute(&mut *tx).await?;
-            tx.commit().await?;
-            Ok(true)
-        })
+        let n = atomic_write!(self,
+            sqlite: concat!("BEGIN IMMEDIATE;
+                UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 AND rotated_at IS NULL AND revoked_at IS NULL;
+                ", insert_successor!(), " WHERE changes() = 1 RETURNING 1;
+                COMMIT"),
+            postgres: concat!("WITH rotated AS (UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 AND rotated_at IS NULL AND revoked_at IS NULL RETURNING 1)
+                ", insert_successor!(), " FROM rotated RETURNING 1"),
+            |q| bind_successor(q.bind(now).bind(old.as_bytes().to_vec()), new))?;
+        Ok(n == 1)
     }
 
     /// Revokes every token of a family. Returns how many were live.

@@ -25,12 +25,14 @@ impl AuthServer {
             return Err(self.code_replayed(client, &hash, now).await);
         }
         token::redeem_code(&stored.grant, &client.id, redirect_uri, code_verifier, now)?;
-        // §4.1.2: single use, atomic even across instances: one racing request wins.
-        if !self.store.consume_code(&hash, now).await? {
+        let grant = &stored.grant;
+        let family = self.new_refresh_family(client, &grant.user_id, &grant.scope, Some(hash.clone()))?;
+        // §4.1.2: single use, atomic even across instances: one racing request wins, and
+        // the refresh family is stored with the win or not at all.
+        if !self.store.consume_code(&hash, now, family.as_ref().map(|(_, row)| row)).await? {
             return Err(self.code_replayed(client, &hash, now).await);
         }
-        let grant = &stored.grant;
-        self.issue_user_tokens(client, &grant.user_id, &grant.scope, Some(hash)).await
+        self.user_tokens(client, &grant.user_id, &grant.scope, family).await
     }
 
     /// §4.1.2: "If an authorization code is used more than once, the authorization server

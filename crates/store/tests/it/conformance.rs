@@ -128,7 +128,7 @@ pub async fn rfc6749_4_1_2_code_consumed_once_under_race(store: &Store) {
         let tasks: Vec<_> = (0..8)
             .map(|_| {
                 let (store, hash) = (store.clone(), hash.clone());
-                tokio::spawn(async move { store.consume_code(&hash, 1500).await.unwrap() })
+                tokio::spawn(async move { store.consume_code(&hash, 1500, None).await.unwrap() })
             })
             .collect();
         let mut wins = 0;
@@ -138,6 +138,65 @@ pub async fn rfc6749_4_1_2_code_consumed_once_under_race(store: &Store) {
         assert_eq!(wins, 1, "exactly one redemption wins");
         assert_eq!(store.code(&hash).await.unwrap().unwrap().consumed_at, Some(1500));
     }
+}
+
+/// The code and the family it starts are one write: the one winner's refresh token is
+/// stored, the losers' are not.
+pub async fn rfc6749_4_1_2_code_and_its_refresh_family_stored_once_under_race(store: &Store) {
+    let (c, u) = seed(store).await;
+    let hash = SecretHash::of("code");
+    store.insert_code(&hash, &code_grant(&c, &u), 1000).await.unwrap();
+    let store = Arc::new(store.clone());
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let (store, hash) = (store.clone(), hash.clone());
+            let first = refresh(&format!("rt-{i}"), &format!("fam-{i}"), &c, &u, Some("code"));
+            tokio::spawn(async move { store.consume_code(&hash, 1500, Some(&first)).await.unwrap() })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for (i, t) in tasks.into_iter().enumerate() {
+        if t.await.unwrap() {
+            winners.push(i);
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one redemption wins");
+    for i in 0..8 {
+        let stored = store.refresh_token(&SecretHash::of(&format!("rt-{i}"))).await.unwrap();
+        assert_eq!(stored.is_some(), winners == [i], "refresh token {i}");
+    }
+    assert_eq!(store.code(&hash).await.unwrap().unwrap().consumed_at, Some(1500));
+}
+
+/// A write that fails half-way changes nothing, and the store keeps working: the code stays
+/// unused when its refresh token cannot be stored, and a refresh token stays unrotated when
+/// its successor cannot.
+pub async fn a_failed_two_statement_write_changes_nothing(store: &Store) {
+    let (c, u) = seed(store).await;
+    let code = SecretHash::of("code");
+    store.insert_code(&code, &code_grant(&c, &u), 1000).await.unwrap();
+    let mut orphan = refresh("rt-orphan", "fam", &c, &u, Some("code"));
+    orphan.grant.client_id = "no-such-client".into(); // the foreign key fails
+    assert!(store.consume_code(&code, 1500, Some(&orphan)).await.is_err());
+    assert!(store.code(&code).await.unwrap().unwrap().consumed_at.is_none());
+    assert!(store.refresh_token(&orphan.hash).await.unwrap().is_none());
+
+    store.insert_refresh_token(&refresh("old", "fam", &c, &u, None)).await.unwrap();
+    store.insert_refresh_token(&refresh("taken", "fam", &c, &u, None)).await.unwrap();
+    let clash = refresh("taken", "fam", &c, &u, None); // the successor's digest exists
+    assert!(matches!(
+        store.rotate_refresh_token(&SecretHash::of("old"), &clash, 1100).await,
+        Err(StoreError::Conflict)
+    ));
+    assert!(store.refresh_token(&SecretHash::of("old")).await.unwrap().unwrap().rotated_at.is_none());
+
+    // Every writer connection still works (none was left inside a transaction).
+    for i in 0..8 {
+        let next = refresh(&format!("next-{i}"), "fam", &c, &u, None);
+        let from = if i == 0 { "old".to_owned() } else { format!("next-{}", i - 1) };
+        assert!(store.rotate_refresh_token(&SecretHash::of(&from), &next, 1200).await.unwrap());
+    }
+    assert!(store.consume_code(&code, 1500, Some(&refresh("rt", "fam2", &c, &u, Some("code")))).await.unwrap());
 }
 
 pub async fn rfc9700_4_14_2_refresh_rotates_once_under_race(store: &Store) {

@@ -40,6 +40,8 @@ conformance_tests!(
     sessions_expire,
     consent_widens,
     rfc6749_4_1_2_code_consumed_once_under_race,
+    rfc6749_4_1_2_code_and_its_refresh_family_stored_once_under_race,
+    a_failed_two_statement_write_changes_nothing,
     rfc9700_4_14_2_refresh_rotates_once_under_race,
     rfc9700_4_14_2_family_and_code_revocation,
     removing_a_client_removes_what_it_was_issued,
