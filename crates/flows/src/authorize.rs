@@ -6,7 +6,7 @@ use std::sync::Arc;
 use latchkey_protocol::authorize::{self, AuthorizationRequest, AuthorizeError};
 use latchkey_protocol::client::Client;
 use latchkey_protocol::form::Params;
-use latchkey_protocol::secret::AuthorizationCode;
+use latchkey_protocol::secret::{AuthorizationCode, SessionToken};
 use latchkey_protocol::token::CodeGrant;
 use latchkey_protocol::{OAuthError, Scope};
 use latchkey_store::User;
@@ -32,6 +32,8 @@ pub enum AuthorizeOutcome {
         client: Arc<Client>,
         /// Each requested scope, with its sentence.
         scopes: Vec<ScopeDefinition>,
+        /// Who is asked.
+        username: String,
     },
     /// Done: send the browser here (the client's redirection endpoint with a code or an error).
     Redirect(String),
@@ -58,19 +60,27 @@ impl AuthServer {
         Ok((request, client))
     }
 
-    /// Handles an authorization request from a browser whose logged-in user (if any) is `user`.
-    pub async fn authorize(&self, params: &Params, user: Option<&User>) -> Result<AuthorizeOutcome, FlowError> {
+    /// Handles an authorization request from a browser holding `session` (the login
+    /// session cookie), if any.
+    pub async fn authorize(
+        &self,
+        params: &Params,
+        session: Option<&SessionToken>,
+    ) -> Result<AuthorizeOutcome, FlowError> {
         let (request, client) = self.validate_authorization(params).await?;
-        let Some(user) = user else {
+        let found = match session {
+            Some(token) => self.store.session_user_consent(&token.hash(), &client.id, self.now()).await?,
+            None => None,
+        };
+        let Some((user, approved)) = found else {
             return Ok(AuthorizeOutcome::Login { request, client });
         };
-        let approved = self.store.consent(&user.id, &client.id).await?.unwrap_or_default();
-        if request.scope.is_subset(&approved) {
-            let url = self.issue_code(&request, user).await?;
+        if request.scope.is_subset(&approved.unwrap_or_default()) {
+            let url = self.issue_code(&request, &user).await?;
             return Ok(AuthorizeOutcome::Redirect(url));
         }
         let scopes = self.describe_scope(&request.scope);
-        Ok(AuthorizeOutcome::Consent { request, client, scopes })
+        Ok(AuthorizeOutcome::Consent { request, client, scopes, username: user.username })
     }
 
     /// Applies the resource owner's decision on the consent page to the (re-validated) request.

@@ -5,6 +5,7 @@ use latchkey_protocol::client_auth::ClientCredentials;
 use latchkey_protocol::introspection::{IntrospectionResponse, TokenTypeHint};
 use latchkey_protocol::secret::SecretHash;
 use latchkey_protocol::{OAuthError, Scope};
+use latchkey_store::AccessTokenRow;
 
 use crate::{AuthServer, FlowError};
 
@@ -45,68 +46,55 @@ impl AuthServer {
         let now = self.now();
         // Opaque tokens (and only they carry the prefix) are found by digest.
         if token.starts_with(crate::token::ACCESS_PREFIX)
-            && let Some(row) = self.store.access_token(hash).await?
+            && let Some((row, standing)) = self.store.access_token_standing(hash).await?
         {
-            let live = row.revoked_at.is_none()
-                && now < row.expires_at
-                && !self.family_revoked(row.family_id.as_deref()).await?;
-            if !live {
+            if !standing.is_live() || now >= row.expires_at {
                 return Ok(Some(IntrospectionResponse::inactive()));
             }
-            return Ok(Some(
-                self.access_response(row.jti, row.client_id, row.subject, row.scope, row.created_at, row.expires_at)
-                    .await?,
-            ));
+            return Ok(Some(self.access_response(row, standing.username)));
         }
         // JWTs are verified, then checked against revocations.
         let Some(claims) = self.keys.verify(token, &self.settings.issuer, now).await? else {
             return Ok(None);
         };
-        let live = now < claims.exp
-            && self.store.access_token_revoked_at(&claims.jti).await?.is_none()
-            && !self.family_revoked(claims.gid.as_deref()).await?
-            && self.client(&claims.client_id).await?.is_some();
-        if !live {
+        if now >= claims.exp || self.client(&claims.client_id).await?.is_none() {
             return Ok(Some(IntrospectionResponse::inactive()));
         }
-        let mut r = self
-            .access_response(claims.jti, claims.client_id, claims.sub, claims.scope, claims.iat, claims.exp)
-            .await?;
+        let standing = self.store.jwt_standing(&claims.jti, claims.gid.as_deref(), &claims.sub).await?;
+        if !standing.is_live() {
+            return Ok(Some(IntrospectionResponse::inactive()));
+        }
+        let row = AccessTokenRow {
+            jti: claims.jti,
+            client_id: claims.client_id,
+            subject: claims.sub,
+            scope: claims.scope,
+            family_id: claims.gid,
+            created_at: claims.iat,
+            expires_at: claims.exp,
+            revoked_at: None,
+        };
+        let mut r = self.access_response(row, standing.username);
         r.aud = Some(claims.aud);
         Ok(Some(r))
     }
 
-    async fn family_revoked(&self, family: Option<&str>) -> Result<bool, FlowError> {
-        Ok(match family {
-            Some(f) => self.store.family_revoked(f).await?,
-            None => false,
-        })
-    }
-
-    async fn access_response(
-        &self,
-        jti: String,
-        client_id: String,
-        subject: String,
-        scope: String,
-        iat: i64,
-        exp: i64,
-    ) -> Result<IntrospectionResponse, FlowError> {
-        let username = self.store.user(&subject).await?.map(|u| u.username);
-        Ok(IntrospectionResponse {
+    /// §2.2: the answer for a live access token.
+    fn access_response(&self, t: AccessTokenRow, username: Option<String>) -> IntrospectionResponse {
+        IntrospectionResponse {
             active: true,
-            scope: Some(scope),
-            client_id: Some(client_id),
+            scope: Some(t.scope),
+            client_id: Some(t.client_id),
             username,
             token_type: Some("access_token".into()),
-            exp: Some(exp),
-            iat: Some(iat),
-            nbf: Some(iat),
-            sub: Some(subject),
+            exp: Some(t.expires_at),
+            iat: Some(t.created_at),
+            nbf: Some(t.created_at),
+            sub: Some(t.subject),
             aud: Some(self.settings.audience.clone()),
             iss: Some(self.settings.issuer.clone()),
-            jti: Some(jti),
-        })
+            jti: Some(t.jti),
+        }
     }
 
     /// Refresh tokens are shown only to the client they were issued to.

@@ -27,6 +27,48 @@ pub struct AccessTokenRow {
     pub revoked_at: Option<i64>,
 }
 
+/// What introspection (RFC 7662) needs to know of an access token beyond its own fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct TokenStanding {
+    /// When the token was revoked, if it was (RFC 7009).
+    pub revoked_at: Option<UnixTime>,
+    /// Whether the refresh-token family it came from was revoked (RFC 7009 §2.1: then so
+    /// are the access tokens issued from it).
+    pub family_revoked: bool,
+    /// The subject's username, when the subject is a user.
+    pub username: Option<String>,
+}
+
+impl TokenStanding {
+    /// Neither the token nor its family was revoked.
+    pub fn is_live(&self) -> bool {
+        self.revoked_at.is_none() && !self.family_revoked
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct StandingRow {
+    #[sqlx(flatten)]
+    token: AccessTokenRow,
+    family_revoked: bool,
+    username: Option<String>,
+}
+
+/// The `family_revoked` and `username` columns of [`TokenStanding`] for a token whose
+/// family and subject are `$F` and `$S`.
+macro_rules! standing_columns {
+    ($family:literal, $subject:literal) => {
+        concat!(
+            "EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.family_id = ",
+            $family,
+            " AND r.revoked_at IS NOT NULL) AS family_revoked,
+             (SELECT u.username FROM users u WHERE u.id = ",
+            $subject,
+            ") AS username"
+        )
+    };
+}
+
 impl Store {
     /// Stores an opaque access token by digest.
     pub async fn insert_access_token(&self, hash: &SecretHash, t: &AccessTokenRow) -> Result<(), StoreError> {
@@ -46,12 +88,38 @@ impl Store {
             .bind(hash.as_bytes()).fetch_optional(pool).await)?)
     }
 
-    /// When the access token with this `jti` was revoked, if it was.
-    pub async fn access_token_revoked_at(&self, jti: &str) -> Result<Option<UnixTime>, StoreError> {
-        let row: Option<(Option<i64>,)> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT revoked_at FROM access_tokens WHERE jti = $1")
-            .bind(jti).fetch_optional(pool).await)?;
-        Ok(row.and_then(|(r,)| r))
+    /// The opaque access token with this digest and its standing, in one query.
+    pub async fn access_token_standing(
+        &self,
+        hash: &SecretHash,
+    ) -> Result<Option<(AccessTokenRow, TokenStanding)>, StoreError> {
+        let row: Option<StandingRow> = on_pool!(self, pool => sqlx::query_as(concat!(
+            "SELECT a.jti, a.client_id, a.subject, a.scope, a.family_id, a.created_at, a.expires_at, a.revoked_at, ",
+            standing_columns!("a.family_id", "a.subject"),
+            " FROM access_tokens a WHERE a.token_hash = $1"))
+            .bind(hash.as_bytes()).fetch_optional(pool).await)?;
+        Ok(row.map(|r| {
+            let standing = TokenStanding {
+                revoked_at: r.token.revoked_at,
+                family_revoked: r.family_revoked,
+                username: r.username,
+            };
+            (r.token, standing)
+        }))
+    }
+
+    /// The standing of a JWT access token, by its `jti`, the family it came from and its
+    /// subject, in one query.
+    pub async fn jwt_standing(
+        &self,
+        jti: &str,
+        family_id: Option<&str>,
+        subject: &str,
+    ) -> Result<TokenStanding, StoreError> {
+        Ok(on_pool!(self, pool => sqlx::query_as(concat!(
+            "SELECT (SELECT a.revoked_at FROM access_tokens a WHERE a.jti = $1) AS revoked_at, ",
+            standing_columns!("$2", "$3")))
+            .bind(jti).bind(family_id).bind(subject).fetch_one(pool).await)?)
     }
 
     /// Revokes an opaque access token by digest. True if it was live.
@@ -72,14 +140,5 @@ impl Store {
             .bind(t.created_at).bind(t.expires_at).bind(now)
             .execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(())
-    }
-
-    /// Whether a refresh-token family has been revoked (RFC 7009 §2.1: then so are the
-    /// access tokens issued from it).
-    pub async fn family_revoked(&self, family_id: &str) -> Result<bool, StoreError> {
-        let row: Option<(i64,)> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT CAST(1 AS BIGINT) FROM refresh_tokens WHERE family_id = $1 AND revoked_at IS NOT NULL LIMIT 1")
-            .bind(family_id).fetch_optional(pool).await)?;
-        Ok(row.is_some())
     }
 }

@@ -33,7 +33,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
-pub use access_tokens::AccessTokenRow;
+pub use access_tokens::{AccessTokenRow, TokenStanding};
 pub use audit::AuditEvent;
 pub use codes::StoredCode;
 pub use device_codes::{DeviceCodeRow, NewDeviceCode};

@@ -1,7 +1,7 @@
 //! Login sessions, keyed by the digest of the cookie value.
 
-use latchkey_protocol::UnixTime;
 use latchkey_protocol::secret::SecretHash;
+use latchkey_protocol::{Scope, UnixTime};
 
 use crate::{Store, StoreError, User, on_pool, on_writer};
 
@@ -14,6 +14,13 @@ pub struct Session {
     pub created_at: i64,
     /// When the session ends.
     pub expires_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct UserConsentRow {
+    #[sqlx(flatten)]
+    user: User,
+    consent: Option<String>,
 }
 
 impl Store {
@@ -31,6 +38,25 @@ impl Store {
             "SELECT u.id, u.username, u.password_hash, u.created_at FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.id_hash = $1 AND s.expires_at > $2")
             .bind(id.as_bytes()).bind(now).fetch_optional(pool).await)?)
+    }
+
+    /// The user of a live session and the scope that user has approved for `client_id` so
+    /// far: one query, as every authorization request asks both.
+    pub async fn session_user_consent(
+        &self,
+        id: &SecretHash,
+        client_id: &str,
+        now: UnixTime,
+    ) -> Result<Option<(User, Option<Scope>)>, StoreError> {
+        let row: Option<UserConsentRow> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT u.id, u.username, u.password_hash, u.created_at, c.scope AS consent
+             FROM sessions s JOIN users u ON u.id = s.user_id
+             LEFT JOIN consents c ON c.user_id = u.id AND c.client_id = $3
+             WHERE s.id_hash = $1 AND s.expires_at > $2")
+            .bind(id.as_bytes()).bind(now).bind(client_id).fetch_optional(pool).await)?;
+        let Some(r) = row else { return Ok(None) };
+        let consent = r.consent.map(|s| Scope::parse(&s).map_err(|_| StoreError::Corrupt("consent scope".into())));
+        Ok(Some((r.user, consent.transpose()?)))
     }
 
     /// Ends a session.

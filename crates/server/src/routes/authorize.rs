@@ -90,11 +90,8 @@ pub async fn authorize(State(state): State<AppState>, jar: CookieJar, uri: Uri) 
         Ok(p) => p,
         Err(e) => return show_error(&state, &e),
     };
-    let user = match current_user(&state, &jar).await {
-        Ok(u) => u,
-        Err(e) => return flow_error(&state, e, StatusCode::FOUND),
-    };
-    match state.auth.authorize(&params, user.as_ref()).await {
+    let session = state.cookies.session(&jar);
+    match state.auth.authorize(&params, session.as_ref()).await {
         Ok(AuthorizeOutcome::Redirect(url)) => redirect(StatusCode::FOUND, &url),
         Ok(AuthorizeOutcome::Login { client, .. }) => {
             let form = LoginForm {
@@ -104,7 +101,7 @@ pub async fn authorize(State(state): State<AppState>, jar: CookieJar, uri: Uri) 
             };
             render_login(&state, jar, StatusCode::OK, form)
         }
-        Ok(AuthorizeOutcome::Consent { request, client, scopes }) => {
+        Ok(AuthorizeOutcome::Consent { request, client, scopes, username }) => {
             #[derive(Serialize)]
             struct Ctx {
                 client_name: String,
@@ -124,7 +121,7 @@ pub async fn authorize(State(state): State<AppState>, jar: CookieJar, uri: Uri) 
                 .unwrap_or_else(|| request.redirect_uri.clone());
             let ctx = Ctx {
                 client_name: client.name.clone(),
-                username: user.map(|u| u.username).unwrap_or_default(),
+                username,
                 scopes,
                 redirect_host,
                 csrf,

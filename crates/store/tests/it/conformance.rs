@@ -7,7 +7,9 @@ use latchkey_protocol::client::{Client, GrantType, TokenFormat};
 use latchkey_protocol::pkce::CodeChallenge;
 use latchkey_protocol::secret::SecretHash;
 use latchkey_protocol::token::{CodeGrant, RefreshGrant};
-use latchkey_store::{AccessTokenRow, NewDeviceCode, NewRefreshToken, Session, SigningKeyRow, Store, StoreError, User};
+use latchkey_store::{
+    AccessTokenRow, NewDeviceCode, NewRefreshToken, Session, SigningKeyRow, Store, StoreError, TokenStanding, User,
+};
 
 fn client(id: &str) -> Client {
     Client {
@@ -110,10 +112,18 @@ pub async fn sessions_expire(store: &Store) {
 
 pub async fn consent_widens(store: &Store) {
     let (c, u) = seed(store).await;
+    let sid = SecretHash::of("session");
+    store.insert_session(&sid, &Session { user_id: u.id.clone(), created_at: 1, expires_at: 100 }).await.unwrap();
+    let asked = |now| store.session_user_consent(&sid, &c.id, now);
     assert!(store.consent(&u.id, &c.id).await.unwrap().is_none());
+    let (user, consent) = asked(50).await.unwrap().unwrap();
+    assert_eq!((user.id, consent), (u.id.clone(), None));
     store.grant_consent(&u.id, &c.id, &Scope::from_tokens(["a"]), 1).await.unwrap();
     store.grant_consent(&u.id, &c.id, &Scope::from_tokens(["b"]), 2).await.unwrap();
     assert_eq!(store.consent(&u.id, &c.id).await.unwrap().unwrap().to_string(), "a b");
+    assert_eq!(asked(50).await.unwrap().unwrap().1.unwrap().to_string(), "a b");
+    assert!(store.session_user_consent(&sid, "another-client", 50).await.unwrap().unwrap().1.is_none());
+    assert!(asked(100).await.unwrap().is_none(), "the session has ended");
 }
 
 pub async fn rfc6749_4_1_2_code_consumed_once_under_race(store: &Store) {
@@ -317,22 +327,35 @@ pub async fn access_tokens_and_revocation(store: &Store) {
         revoked_at: None,
     };
     store.insert_access_token(&SecretHash::of("opaque"), &row).await.unwrap();
-    let back = store.access_token(&SecretHash::of("opaque")).await.unwrap().unwrap();
+    let (back, standing) = store.access_token_standing(&SecretHash::of("opaque")).await.unwrap().unwrap();
     assert_eq!((back.jti.as_str(), back.family_id.as_deref()), ("j1", Some("fam")));
-    assert!(store.access_token_revoked_at("j1").await.unwrap().is_none());
+    let alice = TokenStanding { username: Some(u.username.clone()), ..TokenStanding::default() };
+    assert_eq!(standing, alice);
+    assert!(standing.is_live());
     assert!(store.revoke_access_token(&SecretHash::of("opaque"), 15).await.unwrap());
     assert!(!store.revoke_access_token(&SecretHash::of("opaque"), 16).await.unwrap());
-    assert_eq!(store.access_token_revoked_at("j1").await.unwrap(), Some(15));
+    let (_, standing) = store.access_token_standing(&SecretHash::of("opaque")).await.unwrap().unwrap();
+    assert_eq!((standing.revoked_at, standing.is_live()), (Some(15), false));
+    assert_eq!(store.access_token(&SecretHash::of("opaque")).await.unwrap().unwrap().revoked_at, Some(15));
     // A JWT is recorded by jti only when revoked; twice is fine.
+    assert_eq!(store.jwt_standing("j2", None, &u.id).await.unwrap(), alice);
     let jwt = AccessTokenRow { jti: "j2".into(), family_id: None, ..row };
     store.revoke_jwt(&jwt, 17).await.unwrap();
     store.revoke_jwt(&jwt, 18).await.unwrap();
-    assert_eq!(store.access_token_revoked_at("j2").await.unwrap(), Some(18));
-    assert!(!store.family_revoked("fam").await.unwrap());
+    assert_eq!(store.jwt_standing("j2", None, &u.id).await.unwrap().revoked_at, Some(18));
+    // A client's own token has no user; a revoked family makes its tokens not live.
+    let client_token = store.jwt_standing("j3", Some("fam"), &c.id).await.unwrap();
+    assert_eq!(client_token, TokenStanding::default());
     store.insert_refresh_token(&refresh("rt", "fam", &c, &u, None)).await.unwrap();
-    assert!(!store.family_revoked("fam").await.unwrap());
+    assert!(store.jwt_standing("j3", Some("fam"), &c.id).await.unwrap().is_live());
     store.revoke_refresh_family("fam", 19).await.unwrap();
-    assert!(store.family_revoked("fam").await.unwrap());
+    assert!(store.jwt_standing("j3", Some("fam"), &c.id).await.unwrap().family_revoked);
+    assert!(store.jwt_standing("j3", Some("other"), &c.id).await.unwrap().is_live());
+    let mut unrevoked = AccessTokenRow { jti: "j4".into(), ..jwt };
+    unrevoked.family_id = Some("fam".into());
+    store.insert_access_token(&SecretHash::of("opaque-fam"), &unrevoked).await.unwrap();
+    let (_, standing) = store.access_token_standing(&SecretHash::of("opaque-fam")).await.unwrap().unwrap();
+    assert_eq!((standing.revoked_at, standing.family_revoked), (None, true));
 }
 
 pub async fn rfc7591_initial_access_tokens_are_spent_atomically(store: &Store) {
