@@ -4,7 +4,7 @@
 use latchkey_protocol::UnixTime;
 use latchkey_protocol::secret::SecretHash;
 
-use crate::{Store, StoreError, on_pool, on_writer};
+use crate::{Store, StoreError, hot_write, on_pool, on_writer};
 
 /// An access token the store knows.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -72,12 +72,10 @@ macro_rules! standing_columns {
 impl Store {
     /// Stores an opaque access token by digest.
     pub async fn insert_access_token(&self, hash: &SecretHash, t: &AccessTokenRow) -> Result<(), StoreError> {
-        on_writer!(self, pool => sqlx::query(
-            "INSERT INTO access_tokens (jti, token_hash, client_id, subject, scope, family_id, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-            .bind(&t.jti).bind(hash.as_bytes()).bind(&t.client_id).bind(&t.subject).bind(&t.scope)
-            .bind(&t.family_id).bind(t.created_at).bind(t.expires_at)
-            .execute(pool).await.map(|r| r.rows_affected()))?;
+        hot_write!(self, sql: "INSERT INTO access_tokens (jti, token_hash, client_id, subject, scope, family_id, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            |q| q.bind(t.jti.clone()).bind(hash.as_bytes().to_vec()).bind(t.client_id.clone()).bind(t.subject.clone())
+                .bind(t.scope.clone()).bind(t.family_id.clone()).bind(t.created_at).bind(t.expires_at))?;
         Ok(())
     }
 

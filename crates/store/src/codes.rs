@@ -6,7 +6,7 @@ use latchkey_protocol::token::CodeGrant;
 use latchkey_protocol::{Scope, UnixTime};
 
 use crate::refresh::{NewRefreshToken, bind_successor, insert_successor};
-use crate::{Store, StoreError, atomic_write, on_pool, on_writer};
+use crate::{Store, StoreError, hot_write, on_pool};
 
 /// A stored code: what it is bound to, and whether it was used.
 #[derive(Debug, Clone)]
@@ -32,13 +32,11 @@ struct CodeRow {
 impl Store {
     /// Stores a new code.
     pub async fn insert_code(&self, hash: &SecretHash, g: &CodeGrant, now: UnixTime) -> Result<(), StoreError> {
-        let challenge = g.code_challenge.as_ref().map(|c| c.as_str().to_owned());
-        on_writer!(self, pool => sqlx::query(
-            "INSERT INTO authorization_codes (code_hash, client_id, user_id, redirect_uri, redirect_uri_given, scope, code_challenge, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-            .bind(hash.as_bytes()).bind(&g.client_id).bind(&g.user_id).bind(&g.redirect_uri).bind(g.redirect_uri_given)
-            .bind(g.scope.to_string()).bind(&challenge).bind(now).bind(g.expires_at)
-            .execute(pool).await.map(|r| r.rows_affected()))?;
+        hot_write!(self, sql: "INSERT INTO authorization_codes (code_hash, client_id, user_id, redirect_uri, redirect_uri_given, scope, code_challenge, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            |q| q.bind(hash.as_bytes().to_vec()).bind(g.client_id.clone()).bind(g.user_id.clone()).bind(g.redirect_uri.clone())
+                .bind(g.redirect_uri_given).bind(g.scope.to_string()).bind(g.code_challenge.as_ref().map(|c| c.as_str().to_owned()))
+                .bind(now).bind(g.expires_at))?;
         Ok(())
     }
 
@@ -74,22 +72,19 @@ impl Store {
         now: UnixTime,
         first_refresh: Option<&NewRefreshToken>,
     ) -> Result<bool, StoreError> {
-        Ok(match first_refresh {
-            None => {
-                1 == on_writer!(self, pool => sqlx::query(
-                "UPDATE authorization_codes SET consumed_at = $1 WHERE code_hash = $2 AND consumed_at IS NULL")
-                .bind(now).bind(hash.as_bytes()).execute(pool).await.map(|r| r.rows_affected()))?
-            }
-            Some(refresh) => {
-                1 == atomic_write!(self,
-                sqlite: concat!("BEGIN IMMEDIATE;
+        let n = match first_refresh {
+            None => hot_write!(self,
+                sql: "UPDATE authorization_codes SET consumed_at = $1 WHERE code_hash = $2 AND consumed_at IS NULL RETURNING 1",
+                |q| q.bind(now).bind(hash.as_bytes().to_vec()))?,
+            Some(refresh) => hot_write!(self,
+                sqlite_atomic: concat!("SAVEPOINT w;
                     UPDATE authorization_codes SET consumed_at = $1 WHERE code_hash = $2 AND consumed_at IS NULL;
                     ", insert_successor!(), " WHERE changes() = 1 RETURNING 1;
-                    COMMIT"),
+                    RELEASE w"),
                 postgres: concat!("WITH consumed AS (UPDATE authorization_codes SET consumed_at = $1 WHERE code_hash = $2 AND consumed_at IS NULL RETURNING 1)
                     ", insert_successor!(), " FROM consumed RETURNING 1"),
-                |q| bind_successor(q.bind(now).bind(hash.as_bytes().to_vec()), refresh))?
-            }
-        })
+                |q| bind_successor(q.bind(now).bind(hash.as_bytes().to_vec()), refresh))?,
+        };
+        Ok(n == 1)
     }
 }

@@ -1,7 +1,7 @@
 //! Storage failures. None of them carries a secret.
 
 /// Why a store operation failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// A unique value (username, client id) is taken.
     #[error("already exists")]

@@ -15,6 +15,7 @@ mod codes;
 mod consents;
 mod device_codes;
 mod error;
+mod group_commit;
 mod housekeeping;
 mod keys;
 mod login_failures;
@@ -53,12 +54,14 @@ enum Backend {
     /// connections of `write` (see [`SQLITE_WRITERS`]), so most writers queue in the pool
     /// instead; reads use `read` and run beside them (WAL). A transaction holds the lock
     /// across several round trips to its connection's thread, so it takes `gate`
-    /// exclusively while single-statement writes share it: no writer of this process
+    /// exclusively while single-statement writes share it, and so does each group of the
+    /// hot writes, which go through `group` ([`group_commit`]): no writer of this process
     /// ever waits for another in the busy handler.
     Sqlite {
         read: SqlitePool,
         write: SqlitePool,
         gate: Arc<tokio::sync::RwLock<()>>,
+        group: group_commit::GroupWriter,
     },
     Postgres(PgPool),
 }
@@ -97,18 +100,25 @@ macro_rules! on_writer {
 }
 pub(crate) use on_writer;
 
-/// A write that must be atomic and takes two statements: marking a token used and storing
-/// its successor. On SQLite, `sqlite` is `BEGIN IMMEDIATE; …; COMMIT`, sent to the writer
-/// connection's thread as one command (see [`sqlite_transaction`]); on PostgreSQL,
-/// `postgres` says the same in one statement (a data-modifying `WITH`). Both bind the same
-/// `$N` parameters, given once in `bind`, and end in `RETURNING`: the value is the number of
-/// rows the last statement returned.
-macro_rules! atomic_write {
-    ($store:expr, sqlite: $sqlite:expr, postgres: $postgres:expr, |$q:ident| $bind:expr) => {
+/// A write of the token and authorization endpoints (tokens, codes, rotations). On SQLite
+/// it joins the next group commit ([`group_commit`]); on PostgreSQL it runs on the pool.
+/// `sql:` is one statement for both backends. A write of two statements that must happen
+/// together is `sqlite_atomic:` `SAVEPOINT w; …; RELEASE w` for SQLite and `postgres:` the
+/// same in one statement (a data-modifying `WITH`), both binding the same `$N` parameters.
+/// The bindings (`bind`) must own their values. The value is the number of rows returned
+/// (by the last statement's `RETURNING`).
+macro_rules! hot_write {
+    ($store:expr, sql: $sql:expr, |$q:ident| $bind:expr) => {
+        $crate::hot_write!(@run $store, $sql, false, $sql, |$q| $bind)
+    };
+    ($store:expr, sqlite_atomic: $sqlite:expr, postgres: $postgres:expr, |$q:ident| $bind:expr) => {
+        $crate::hot_write!(@run $store, $sqlite, true, $postgres, |$q| $bind)
+    };
+    (@run $store:expr, $sqlite:expr, $savepoint:expr, $postgres:expr, |$q:ident| $bind:expr) => {
         match &$store.backend {
-            $crate::Backend::Sqlite { write, gate, .. } => {
+            $crate::Backend::Sqlite { group, .. } => {
                 let $q = sqlx::query($sqlite);
-                $crate::sqlite_transaction(write, gate, $bind).await
+                group.write($bind, $savepoint).await
             }
             $crate::Backend::Postgres(pool) => {
                 let $q = sqlx::query($postgres);
@@ -117,37 +127,7 @@ macro_rules! atomic_write {
         }
     };
 }
-pub(crate) use atomic_write;
-
-/// Runs `query`, a whole SQLite transaction (`BEGIN IMMEDIATE; …; COMMIT`), as one command
-/// on a writer connection: one round trip to the connection's thread where a transaction
-/// through sqlx's API takes one per statement, and the write lock is held only while that
-/// thread runs it. A failed statement leaves the transaction open, so it is rolled back
-/// here; the work runs in its own task so that a request that goes away half-way cannot
-/// return the connection to the pool inside the transaction. Returns the rows returned.
-async fn sqlite_transaction(
-    write: &SqlitePool,
-    gate: &Arc<tokio::sync::RwLock<()>>,
-    query: sqlx::query::Query<'static, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
-) -> Result<usize, StoreError> {
-    let (write, gate) = (write.clone(), gate.clone());
-    let task = tokio::spawn(async move {
-        let _gate = gate.read_owned().await;
-        let mut conn = write.acquire().await?;
-        match query.fetch_all(&mut *conn).await {
-            Ok(rows) => Ok(rows.len()),
-            Err(e) => {
-                // Fails when SQLite already rolled back (or never began): then the
-                // connection's state is not known, and it is closed rather than reused.
-                if sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err() {
-                    conn.close_on_drop();
-                }
-                Err(StoreError::from(e))
-            }
-        }
-    });
-    task.await.map_err(|e| StoreError::Database(format!("write task: {e}")))?
-}
+pub(crate) use hot_write;
 
 /// SQLite writer connections. Measured with `bench/` (opaque tokens, 64 connections, 2
 /// cores): 16 writers gave 4,500 tokens/s with p99 100 ms (busy-handler sleeps), 1 writer
@@ -220,9 +200,11 @@ impl Store {
                 .test_before_acquire(false)
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
-                .connect_with(connect)
+                .connect_with(connect.clone())
                 .await?;
-            Backend::Sqlite { read, write, gate: Arc::new(tokio::sync::RwLock::new(())) }
+            let gate = Arc::new(tokio::sync::RwLock::new(()));
+            let group = group_commit::GroupWriter::start(connect, gate.clone()).await?;
+            Backend::Sqlite { read, write, gate, group }
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let connect = PgConnectOptions::from_str(url)
                 .map_err(|e| StoreError::Config(format!("database URL: {e}")))?
@@ -273,7 +255,8 @@ impl Store {
     /// Closes every connection.
     pub async fn close(&self) {
         match &self.backend {
-            Backend::Sqlite { read, write, .. } => {
+            Backend::Sqlite { read, write, group, .. } => {
+                group.close().await;
                 read.close().await;
                 write.close().await;
             }

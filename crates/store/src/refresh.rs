@@ -4,7 +4,7 @@ use latchkey_protocol::secret::SecretHash;
 use latchkey_protocol::token::RefreshGrant;
 use latchkey_protocol::{Scope, UnixTime};
 
-use crate::{Store, StoreError, atomic_write, on_pool, on_writer};
+use crate::{Store, StoreError, hot_write, on_pool, on_writer};
 
 /// A refresh token to store.
 #[derive(Debug, Clone)]
@@ -83,13 +83,11 @@ where
 impl Store {
     /// Stores a new refresh token (the first of a family).
     pub async fn insert_refresh_token(&self, t: &NewRefreshToken) -> Result<(), StoreError> {
-        let code_hash = t.code_hash.as_ref().map(|h| h.as_bytes().to_vec());
-        on_writer!(self, pool => sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, family_id, code_hash, client_id, user_id, scope, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-            .bind(t.hash.as_bytes()).bind(&t.family_id).bind(&code_hash).bind(&t.grant.client_id).bind(&t.grant.user_id)
-            .bind(t.grant.scope.to_string()).bind(t.created_at).bind(t.grant.expires_at)
-            .execute(pool).await.map(|r| r.rows_affected()))?;
+        hot_write!(self, sql: "INSERT INTO refresh_tokens (token_hash, family_id, code_hash, client_id, user_id, scope, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            |q| q.bind(t.hash.as_bytes().to_vec()).bind(t.family_id.clone()).bind(t.code_hash.as_ref().map(|h| h.as_bytes().to_vec()))
+                .bind(t.grant.client_id.clone()).bind(t.grant.user_id.clone()).bind(t.grant.scope.to_string())
+                .bind(t.created_at).bind(t.grant.expires_at))?;
         Ok(())
     }
 
@@ -122,11 +120,11 @@ impl Store {
         new: &NewRefreshToken,
         now: UnixTime,
     ) -> Result<bool, StoreError> {
-        let n = atomic_write!(self,
-            sqlite: concat!("BEGIN IMMEDIATE;
+        let n = hot_write!(self,
+            sqlite_atomic: concat!("SAVEPOINT w;
                 UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 AND rotated_at IS NULL AND revoked_at IS NULL;
                 ", insert_successor!(), " WHERE changes() = 1 RETURNING 1;
-                COMMIT"),
+                RELEASE w"),
             postgres: concat!("WITH rotated AS (UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 AND rotated_at IS NULL AND revoked_at IS NULL RETURNING 1)
                 ", insert_successor!(), " FROM rotated RETURNING 1"),
             |q| bind_successor(q.bind(now).bind(old.as_bytes().to_vec()), new))?;

@@ -209,6 +209,43 @@ pub async fn a_failed_two_statement_write_changes_nothing(store: &Store) {
     assert!(store.consume_code(&code, 1500, Some(&refresh("rt", "fam2", &c, &u, Some("code")))).await.unwrap());
 }
 
+/// Writes that arrive together (and on SQLite share one commit) succeed or fail each on
+/// its own: a duplicate fails, the rest are stored.
+pub async fn concurrent_writes_fail_alone(store: &Store) {
+    let (c, u) = seed(store).await;
+    let row = |jti: &str| AccessTokenRow {
+        jti: jti.into(),
+        client_id: c.id.clone(),
+        subject: u.id.clone(),
+        scope: "profile".into(),
+        family_id: None,
+        created_at: 10,
+        expires_at: 20,
+        revoked_at: None,
+    };
+    store.insert_access_token(&SecretHash::of("first"), &row("taken")).await.unwrap();
+    let store = Arc::new(store.clone());
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let store = store.clone();
+            let jti = if i == 7 { "taken".to_owned() } else { format!("j{i}") };
+            let row = row(&jti);
+            tokio::spawn(async move { store.insert_access_token(&SecretHash::of(&format!("t{i}")), &row).await })
+        })
+        .collect();
+    for (i, t) in tasks.into_iter().enumerate() {
+        let result = t.await.unwrap();
+        let stored = store.access_token_standing(&SecretHash::of(&format!("t{i}"))).await.unwrap();
+        if i == 7 {
+            assert!(matches!(result, Err(StoreError::Conflict)), "{result:?}");
+            assert!(stored.is_none());
+        } else {
+            result.unwrap();
+            assert_eq!(stored.unwrap().0.jti, format!("j{i}"));
+        }
+    }
+}
+
 pub async fn rfc9700_4_14_2_refresh_rotates_once_under_race(store: &Store) {
     let (c, u) = seed(store).await;
     store.insert_refresh_token(&refresh("rt0", "fam", &c, &u, Some("code"))).await.unwrap();

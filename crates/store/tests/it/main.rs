@@ -42,6 +42,7 @@ conformance_tests!(
     rfc6749_4_1_2_code_consumed_once_under_race,
     rfc6749_4_1_2_code_and_its_refresh_family_stored_once_under_race,
     a_failed_two_statement_write_changes_nothing,
+    concurrent_writes_fail_alone,
     rfc9700_4_14_2_refresh_rotates_once_under_race,
     rfc9700_4_14_2_family_and_code_revocation,
     removing_a_client_removes_what_it_was_issued,
@@ -71,6 +72,21 @@ async fn postgres_janitor_runs_on_one_instance_at_a_time() {
         assert!(store.purge_expired(0, 10, 1).await.unwrap().ran);
         drop(conn);
         other.close().await;
+    })
+    .await;
+}
+
+/// On SQLite the hot writes go through one writing task: closing the store finishes it,
+/// and a write after that fails at once instead of waiting forever.
+#[tokio::test]
+async fn sqlite_writes_after_close_fail() {
+    let db = db::TestDb::sqlite().await;
+    let store = db.store.clone();
+    db.run(async move {
+        let hash = latchkey_protocol::secret::SecretHash::of("code");
+        store.close().await;
+        let refused = store.consume_code(&hash, 1, None).await;
+        assert!(matches!(refused, Err(latchkey_store::StoreError::Unavailable(_))), "{refused:?}");
     })
     .await;
 }
