@@ -19,6 +19,7 @@ use latchkey_protocol::UnixTime;
 use latchkey_protocol::jwt::{ACCESS_TOKEN_TYP, AccessTokenClaims};
 use latchkey_store::{SigningKeyRow, Store, StoreError};
 
+use crate::verified_tokens::{self, VerifiedTokens};
 use crate::{FlowError, secrets};
 
 /// Installs aws-lc as jsonwebtoken's crypto provider (DEPENDENCIES pitfall 1). Idempotent.
@@ -109,6 +110,8 @@ struct KeySet {
     signer: Option<Signer>,
     jwks: JwkSet,
     verifiers: HashMap<String, (DecodingKey, Algorithm)>,
+    /// Tokens these keys verified.
+    verified: VerifiedTokens,
 }
 
 /// The key that signs, and the public keys that verify, reloaded from the store so that
@@ -343,19 +346,24 @@ impl KeyRing {
     }
 
     /// Verifies a JWT access token this server issued: `typ`, signature by a published
-    /// key (algorithm fixed by the key) and `iss`. Expiry is left to the caller.
+    /// key (algorithm fixed by the key) and `iss`. Expiry is left to the caller. A token
+    /// these keys verified before is answered from [`VerifiedTokens`] until it expires.
     pub async fn verify(
         &self,
         token: &str,
         issuer: &str,
         now: UnixTime,
     ) -> Result<Option<AccessTokenClaims>, FlowError> {
+        let mut set = self.current(now).await?;
+        let fingerprint = verified_tokens::fingerprint(issuer, token);
+        if let Some(claims) = set.verified.get(&fingerprint, now) {
+            return Ok(Some(claims));
+        }
         let Ok(header) = jsonwebtoken::decode_header(token) else { return Ok(None) };
         if header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
             return Ok(None);
         }
         let Some(kid) = header.kid else { return Ok(None) };
-        let mut set = self.current(now).await?;
         if !set.verifiers.contains_key(&kid) && set.loaded_at < now {
             // Another instance may have added a key since our last load: look once more
             // (at most once a second).
@@ -371,7 +379,9 @@ impl KeyRing {
         v.validate_aud = false;
         v.set_issuer(&[issuer]);
         v.set_required_spec_claims(&["iss", "sub", "exp", "iat"]);
-        Ok(jsonwebtoken::decode::<AccessTokenClaims>(token, key, &v).ok().map(|d| d.claims))
+        let Ok(decoded) = jsonwebtoken::decode::<AccessTokenClaims>(token, key, &v) else { return Ok(None) };
+        set.verified.put(fingerprint, &decoded.claims, now);
+        Ok(Some(decoded.claims))
     }
 
     /// The id of the key that signs now, if any.
@@ -406,7 +416,13 @@ impl KeyRing {
 
 impl KeySet {
     fn empty() -> KeySet {
-        KeySet { loaded_at: i64::MIN, signer: None, jwks: JwkSet { keys: Vec::new() }, verifiers: HashMap::new() }
+        KeySet {
+            loaded_at: i64::MIN,
+            signer: None,
+            jwks: JwkSet { keys: Vec::new() },
+            verifiers: HashMap::new(),
+            verified: VerifiedTokens::default(),
+        }
     }
 }
 

@@ -24,6 +24,7 @@ mod revoke;
 pub mod secrets;
 mod settings;
 mod token;
+mod verified_tokens;
 
 use std::sync::Arc;
 
