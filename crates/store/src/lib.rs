@@ -3,9 +3,11 @@
 //!
 //! Every query is written once, in portable SQL (`$N` placeholders, `RETURNING`,
 //! `ON CONFLICT`, unix-second integers), and runs on both backends through the
-//! [`on_pool!`] macro, which type-checks the same body against each driver. Secrets are
-//! stored only as SHA-256 digests ([`latchkey_protocol::secret::SecretHash`]); single use
-//! is one conditional `UPDATE … WHERE consumed_at IS NULL`, atomic on one instance or ten.
+//! [`on_pool!`] macro, which type-checks the same body against each driver (the two
+//! writes of two statements that must happen together are the exception: see
+//! [`hot_write!`]). Secrets are stored only as SHA-256 digests
+//! ([`latchkey_protocol::secret::SecretHash`]); single use is one conditional
+//! `UPDATE … WHERE consumed_at IS NULL`, atomic on one instance or ten.
 #![warn(missing_docs)]
 
 mod access_tokens;
@@ -134,6 +136,9 @@ pub(crate) use hot_write;
 /// 3,000/s with p99 40 ms (one write in flight), 4 writers 4,000/s with p99 26 ms.
 const SQLITE_WRITERS: u32 = 4;
 
+/// How long a PostgreSQL connection may sit idle before it is pinged on its next use.
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
+
 /// A snapshot of the connection pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolStats {
@@ -209,7 +214,18 @@ impl Store {
             let connect = PgConnectOptions::from_str(url)
                 .map_err(|e| StoreError::Config(format!("database URL: {e}")))?
                 .options([("statement_timeout", options.statement_timeout.as_millis().to_string())]);
+            // A connection is pinged before use only when it has been idle for a while (as
+            // pgx does): under load, a ping per query would double the round trips.
             let pool = PgPoolOptions::new()
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for > PING_WHEN_IDLE_FOR {
+                            sqlx::Connection::ping(conn).await?;
+                        }
+                        Ok(true)
+                    })
+                })
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
                 .connect_with(connect)
