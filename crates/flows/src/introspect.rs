@@ -64,18 +64,9 @@ impl AuthServer {
         if !standing.is_live() {
             return Ok(Some(IntrospectionResponse::inactive()));
         }
-        let row = AccessTokenRow {
-            jti: claims.jti,
-            client_id: claims.client_id,
-            subject: claims.sub,
-            scope: claims.scope,
-            family_id: claims.gid,
-            created_at: claims.iat,
-            expires_at: claims.exp,
-            revoked_at: None,
-        };
-        let mut r = self.access_response(row, standing.username);
-        r.aud = Some(claims.aud);
+        let aud = claims.aud.clone();
+        let mut r = self.access_response(crate::token::jwt_row(claims), standing.username);
+        r.aud = Some(aud);
         Ok(Some(r))
     }
 

@@ -4,7 +4,6 @@ use latchkey_protocol::OAuthError;
 use latchkey_protocol::client_auth::ClientCredentials;
 use latchkey_protocol::introspection::TokenTypeHint;
 use latchkey_protocol::secret::SecretHash;
-use latchkey_store::AccessTokenRow;
 
 use crate::{AuthServer, FlowError};
 
@@ -60,16 +59,7 @@ impl AuthServer {
             return Err(Self::not_yours());
         }
         if claims.exp > now {
-            let row = AccessTokenRow {
-                jti: claims.jti,
-                client_id: claims.client_id,
-                subject: claims.sub,
-                scope: claims.scope,
-                family_id: claims.gid,
-                created_at: claims.iat,
-                expires_at: claims.exp,
-                revoked_at: None,
-            };
+            let row = crate::token::jwt_row(claims);
             self.store.revoke_jwt(&row, now).await?;
         }
         Ok(true)

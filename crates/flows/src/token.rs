@@ -16,6 +16,21 @@ use crate::{AuthServer, FlowError, secrets};
 /// Prefix of opaque access tokens.
 pub const ACCESS_PREFIX: &str = "lka_";
 
+/// The store's record of a JWT access token (for revocation and introspection), from its
+/// claims.
+pub(crate) fn jwt_row(claims: AccessTokenClaims) -> AccessTokenRow {
+    AccessTokenRow {
+        jti: claims.jti,
+        client_id: claims.client_id,
+        subject: claims.sub,
+        scope: claims.scope,
+        family_id: claims.gid,
+        created_at: claims.iat,
+        expires_at: claims.exp,
+        revoked_at: None,
+    }
+}
+
 impl AuthServer {
     /// Authenticates a client at the token, revocation or introspection endpoint
     /// (RFC 6749 §2.3, §3.2.1). An unknown client fails like a wrong secret.
