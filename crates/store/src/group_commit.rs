@@ -18,7 +18,7 @@
 use std::sync::Arc;
 
 use sqlx::error::ErrorKind;
-use sqlx::sqlite::{SqliteArguments, SqliteConnectOptions, SqliteConnection};
+use sqlx::sqlite::{SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteRow};
 use sqlx::{ConnectOptions, Connection, Sqlite};
 use tokio::sync::{RwLock, mpsc, oneshot};
 
@@ -39,7 +39,7 @@ struct Job {
     query: WriteQuery,
     /// The query is `SAVEPOINT w; …; RELEASE w`: on a failed statement, roll back to it.
     in_savepoint: bool,
-    reply: oneshot::Sender<Result<usize, StoreError>>,
+    reply: oneshot::Sender<Result<Vec<SqliteRow>, StoreError>>,
 }
 
 /// The handle to the writing task. Cheap to clone.
@@ -62,8 +62,8 @@ impl GroupWriter {
         Ok(GroupWriter { messages })
     }
 
-    /// Runs `query` in the next group; the number of rows it returned, once committed.
-    pub(crate) async fn write(&self, query: WriteQuery, in_savepoint: bool) -> Result<usize, StoreError> {
+    /// Runs `query` in the next group; the rows it returned, once committed.
+    pub(crate) async fn write(&self, query: WriteQuery, in_savepoint: bool) -> Result<Vec<SqliteRow>, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.messages.send(Message::Write(Job { query, in_savepoint, reply })).await.map_err(|_| closed())?;
         answer.await.map_err(|_| closed())?
@@ -144,11 +144,11 @@ async fn commit_group(conn: &mut SqliteConnection, group: &mut Vec<Job>) -> bool
     let mut failure = None;
     for job in group.drain(..) {
         if failure.is_some() {
-            answers.push((job.reply, Ok(0)));
+            answers.push((job.reply, Ok(Vec::new())));
             continue;
         }
         match job.query.fetch_all(&mut *conn).await {
-            Ok(rows) => answers.push((job.reply, Ok(rows.len()))),
+            Ok(rows) => answers.push((job.reply, Ok(rows))),
             Err(e) if statement_only(&e) => {
                 if job.in_savepoint
                     && let Err(undo) = sqlx::query("ROLLBACK TO w; RELEASE w").execute(&mut *conn).await
@@ -159,7 +159,7 @@ async fn commit_group(conn: &mut SqliteConnection, group: &mut Vec<Job>) -> bool
             }
             Err(e) => {
                 failure = Some(StoreError::from(e));
-                answers.push((job.reply, Ok(0)));
+                answers.push((job.reply, Ok(Vec::new())));
             }
         }
     }

@@ -108,23 +108,29 @@ pub(crate) use on_writer;
 /// together is `sqlite_atomic:` `SAVEPOINT w; …; RELEASE w` for SQLite and `postgres:` the
 /// same in one statement (a data-modifying `WITH`), both binding the same `$N` parameters.
 /// The bindings (`bind`) must own their values. The value is the number of rows returned
-/// (by the last statement's `RETURNING`).
+/// (by the last statement's `RETURNING`), or with `rows: T` first, those rows as `T`s.
 macro_rules! hot_write {
     ($store:expr, sql: $sql:expr, |$q:ident| $bind:expr) => {
-        $crate::hot_write!(@run $store, $sql, false, $sql, |$q| $bind)
+        $crate::hot_write!(@run $store, $sql, false, $sql, |$q| $bind, |rows| Ok(rows.len()))
     };
     ($store:expr, sqlite_atomic: $sqlite:expr, postgres: $postgres:expr, |$q:ident| $bind:expr) => {
-        $crate::hot_write!(@run $store, $sqlite, true, $postgres, |$q| $bind)
+        $crate::hot_write!(@run $store, $sqlite, true, $postgres, |$q| $bind, |rows| Ok(rows.len()))
     };
-    (@run $store:expr, $sqlite:expr, $savepoint:expr, $postgres:expr, |$q:ident| $bind:expr) => {
+    (rows: $row:ty, $store:expr, sqlite_atomic: $sqlite:expr, postgres: $postgres:expr, |$q:ident| $bind:expr) => {
+        $crate::hot_write!(@run $store, $sqlite, true, $postgres, |$q| $bind, |rows| rows
+            .iter()
+            .map(|r| sqlx::FromRow::from_row(r).map_err($crate::StoreError::from))
+            .collect::<Result<Vec<$row>, $crate::StoreError>>())
+    };
+    (@run $store:expr, $sqlite:expr, $savepoint:expr, $postgres:expr, |$q:ident| $bind:expr, |$rows:ident| $map:expr) => {
         match &$store.backend {
             $crate::Backend::Sqlite { group, .. } => {
                 let $q = sqlx::query($sqlite);
-                group.write($bind, $savepoint).await
+                group.write($bind, $savepoint).await.and_then(|$rows| $map)
             }
             $crate::Backend::Postgres(pool) => {
                 let $q = sqlx::query($postgres);
-                $bind.fetch_all(pool).await.map(|rows| rows.len()).map_err($crate::StoreError::from)
+                $bind.fetch_all(pool).await.map_err($crate::StoreError::from).and_then(|$rows| $map)
             }
         }
     };

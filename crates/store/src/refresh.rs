@@ -80,6 +80,21 @@ where
         .bind(t.grant.expires_at)
 }
 
+fn stored_refresh(r: RefreshRow) -> Result<StoredRefreshToken, StoreError> {
+    let scope = Scope::parse(&r.scope).map_err(|_| StoreError::Corrupt("refresh scope".into()))?;
+    let code_hash = match r.code_hash {
+        Some(b) => Some(SecretHash::from_slice(&b).ok_or_else(|| StoreError::Corrupt("refresh code_hash".into()))?),
+        None => None,
+    };
+    Ok(StoredRefreshToken {
+        family_id: r.family_id,
+        code_hash,
+        grant: RefreshGrant { client_id: r.client_id, user_id: r.user_id, scope, expires_at: r.expires_at },
+        rotated_at: r.rotated_at,
+        revoked_at: r.revoked_at,
+    })
+}
+
 impl Store {
     /// Stores a new refresh token (the first of a family).
     pub async fn insert_refresh_token(&self, t: &NewRefreshToken) -> Result<(), StoreError> {
@@ -96,19 +111,7 @@ impl Store {
         let row: Option<RefreshRow> = on_pool!(self, pool => sqlx::query_as(
             "SELECT family_id, code_hash, client_id, user_id, scope, expires_at, rotated_at, revoked_at FROM refresh_tokens WHERE token_hash = $1")
             .bind(hash.as_bytes()).fetch_optional(pool).await)?;
-        let Some(r) = row else { return Ok(None) };
-        let scope = Scope::parse(&r.scope).map_err(|_| StoreError::Corrupt("refresh scope".into()))?;
-        let code_hash = match r.code_hash {
-            Some(b) => Some(SecretHash::from_slice(&b).ok_or_else(|| StoreError::Corrupt("refresh code_hash".into()))?),
-            None => None,
-        };
-        Ok(Some(StoredRefreshToken {
-            family_id: r.family_id,
-            code_hash,
-            grant: RefreshGrant { client_id: r.client_id, user_id: r.user_id, scope, expires_at: r.expires_at },
-            rotated_at: r.rotated_at,
-            revoked_at: r.revoked_at,
-        }))
+        row.map(stored_refresh).transpose()
     }
 
     /// Replaces `old` by `new` atomically: marks `old` rotated only if it is neither rotated
@@ -129,6 +132,37 @@ impl Store {
                 ", insert_successor!(), " FROM rotated RETURNING 1"),
             |q| bind_successor(q.bind(now).bind(old.as_bytes().to_vec()), new))?;
         Ok(n == 1)
+    }
+
+    /// The usual refresh in one write: if the token with digest `old` is live (neither
+    /// rotated nor revoked), was issued to `client_id` and has not expired at `now`, marks
+    /// it rotated and stores `successor` in its place — same family, code, client, user,
+    /// scope and absolute expiry (RFC 6749 §6, RFC 9700 §4.14.2) — and returns the rotated
+    /// token as it was. `None` changes nothing: the caller then reads the token to say why.
+    pub async fn rotate_live_refresh_token(
+        &self,
+        old: &SecretHash,
+        client_id: &str,
+        successor: &SecretHash,
+        now: UnixTime,
+    ) -> Result<Option<StoredRefreshToken>, StoreError> {
+        let rows = hot_write!(rows: RefreshRow, self,
+            sqlite_atomic: "SAVEPOINT w;
+                UPDATE refresh_tokens SET rotated_at = $1
+                 WHERE token_hash = $2 AND rotated_at IS NULL AND revoked_at IS NULL AND client_id = $3 AND expires_at > $1;
+                INSERT INTO refresh_tokens (token_hash, family_id, code_hash, client_id, user_id, scope, created_at, expires_at)
+                 SELECT $4, family_id, code_hash, client_id, user_id, scope, $1, expires_at FROM refresh_tokens
+                 WHERE token_hash = $2 AND changes() = 1
+                 RETURNING family_id, code_hash, client_id, user_id, scope, expires_at, NULL AS rotated_at, NULL AS revoked_at;
+                RELEASE w",
+            postgres: "WITH rotated AS (UPDATE refresh_tokens SET rotated_at = $1
+                 WHERE token_hash = $2 AND rotated_at IS NULL AND revoked_at IS NULL AND client_id = $3 AND expires_at > $1
+                 RETURNING family_id, code_hash, client_id, user_id, scope, expires_at)
+                INSERT INTO refresh_tokens (token_hash, family_id, code_hash, client_id, user_id, scope, created_at, expires_at)
+                 SELECT $4, family_id, code_hash, client_id, user_id, scope, $1, expires_at FROM rotated
+                 RETURNING family_id, code_hash, client_id, user_id, scope, expires_at, NULL::BIGINT AS rotated_at, NULL::BIGINT AS revoked_at",
+            |q| q.bind(now).bind(old.as_bytes().to_vec()).bind(client_id.to_owned()).bind(successor.as_bytes().to_vec()))?;
+        rows.into_iter().next().map(stored_refresh).transpose()
     }
 
     /// Revokes every token of a family. Returns how many were live.

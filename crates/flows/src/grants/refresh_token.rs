@@ -35,6 +35,17 @@ impl AuthServer {
     ) -> Result<TokenResponse, FlowError> {
         let hash = presented.hash();
         let now = self.now();
+        let successor = self.successor_of(presented);
+        // The usual case in one write: a live token of this client, no scope asked (§6:
+        // then the scope is the one granted). The write checks what `token::refresh`
+        // would; when it changes nothing, the token is read to say why.
+        if scope.is_none()
+            && let Some(stored) =
+                self.store.rotate_live_refresh_token(&hash, &client.id, &successor.hash(), now).await?
+        {
+            let access_scope = token::refresh(&stored.grant, &client.id, None, now)?;
+            return self.refresh_response(client, &stored, successor, access_scope).await;
+        }
         let Some(stored) = self.store.refresh_token(&hash).await? else {
             return Err(OAuthError::invalid_grant("unknown refresh token").into());
         };
@@ -52,7 +63,6 @@ impl AuthServer {
         // §6: "the authorization server MAY issue a new refresh token, in which case the
         // client MUST discard the old refresh token". The new one keeps the original scope
         // and the family's absolute expiry.
-        let successor = self.successor_of(presented);
         let row = NewRefreshToken {
             hash: successor.hash(),
             family_id: stored.family_id.clone(),

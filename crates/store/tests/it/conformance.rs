@@ -276,6 +276,41 @@ pub async fn rfc9700_4_14_2_refresh_rotates_once_under_race(store: &Store) {
     assert_eq!(old.family_id, "fam");
 }
 
+/// The one-write rotation rotates only a live token of the asking client, keeps the
+/// family's binding and absolute expiry in the successor, and wins once under a race.
+pub async fn rfc6749_6_live_refresh_token_rotated_in_one_write(store: &Store) {
+    let (c, u) = seed(store).await;
+    store.insert_refresh_token(&refresh("rt", "fam", &c, &u, Some("code"))).await.unwrap();
+    let (old, next) = (SecretHash::of("rt"), SecretHash::of("rt-next"));
+    assert!(store.rotate_live_refresh_token(&old, "another-client", &next, 1100).await.unwrap().is_none());
+    assert!(store.rotate_live_refresh_token(&old, &c.id, &next, 9000).await.unwrap().is_none(), "expired");
+    assert!(store.refresh_token(&next).await.unwrap().is_none(), "nothing changed");
+    assert!(store.refresh_token(&old).await.unwrap().unwrap().rotated_at.is_none());
+
+    let store = Arc::new(store.clone());
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let (store, old, id) = (store.clone(), old.clone(), c.id.clone());
+            let next = SecretHash::of(&format!("rt-{i}"));
+            tokio::spawn(async move { store.rotate_live_refresh_token(&old, &id, &next, 1100).await.unwrap() })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for (i, t) in tasks.into_iter().enumerate() {
+        if let Some(was) = t.await.unwrap() {
+            assert_eq!((was.family_id.as_str(), was.rotated_at, was.grant.expires_at), ("fam", None, 9000));
+            winners.push(i);
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one rotation wins");
+    let successor = store.refresh_token(&SecretHash::of(&format!("rt-{}", winners[0]))).await.unwrap().unwrap();
+    assert_eq!((successor.family_id.as_str(), successor.grant.expires_at), ("fam", 9000));
+    assert_eq!((successor.grant.client_id.as_str(), successor.grant.user_id.as_str()), (c.id.as_str(), u.id.as_str()));
+    assert_eq!(successor.code_hash, Some(SecretHash::of("code")));
+    assert!(successor.rotated_at.is_none() && successor.revoked_at.is_none());
+    assert_eq!(store.refresh_token(&old).await.unwrap().unwrap().rotated_at, Some(1100));
+}
+
 pub async fn rfc9700_4_14_2_family_and_code_revocation(store: &Store) {
     let (c, u) = seed(store).await;
     store.insert_refresh_token(&refresh("a1", "famA", &c, &u, Some("codeA"))).await.unwrap();

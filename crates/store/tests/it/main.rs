@@ -44,6 +44,7 @@ conformance_tests!(
     a_failed_two_statement_write_changes_nothing,
     concurrent_writes_fail_alone,
     rfc9700_4_14_2_refresh_rotates_once_under_race,
+    rfc6749_6_live_refresh_token_rotated_in_one_write,
     rfc9700_4_14_2_family_and_code_revocation,
     removing_a_client_removes_what_it_was_issued,
     signing_keys_round_trip,
