@@ -5,7 +5,7 @@ use latchkey_protocol::secret::SecretHash;
 use latchkey_protocol::token::CodeGrant;
 use latchkey_protocol::{Scope, UnixTime};
 
-use crate::refresh::{NewRefreshToken, bind_successor, insert_successor};
+use crate::refresh::{NewRefreshToken, bind_refresh_token, insert_successor};
 use crate::{Store, StoreError, hot_write, on_pool};
 
 /// A stored code: what it is bound to, and whether it was used.
@@ -83,7 +83,7 @@ impl Store {
                     RELEASE w"),
                 postgres: concat!("WITH consumed AS (UPDATE authorization_codes SET consumed_at = $1 WHERE code_hash = $2 AND consumed_at IS NULL RETURNING 1)
                     ", insert_successor!(), " FROM consumed RETURNING 1"),
-                |q| bind_successor(q.bind(now).bind(hash.as_bytes().to_vec()), refresh))?,
+                |q| bind_refresh_token(q.bind(now).bind(hash.as_bytes().to_vec()), refresh))?,
         };
         Ok(n == 1)
     }

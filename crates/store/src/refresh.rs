@@ -48,7 +48,7 @@ struct RefreshRow {
     revoked_at: Option<i64>,
 }
 
-/// `INSERT … SELECT` of a refresh token from parameters `$3`–`$10` (see [`bind_successor`]),
+/// `INSERT … SELECT` of a refresh token from parameters `$3`–`$10` (see [`bind_refresh_token`]),
 /// for a statement that stores it only if the one before it changed a row.
 macro_rules! insert_successor {
     () => {
@@ -58,9 +58,10 @@ macro_rules! insert_successor {
 }
 pub(crate) use insert_successor;
 
-/// Binds `t` as parameters `$3`–`$10` of [`insert_successor!`], after the two of the
-/// statement it follows.
-pub(crate) fn bind_successor<DB: sqlx::Database>(
+/// Binds `t`'s eight columns, in the order of the column list of `insert_refresh_token` and
+/// [`insert_successor!`], after whatever `q` already binds (there: the two parameters of
+/// the statement it follows).
+pub(crate) fn bind_refresh_token<DB: sqlx::Database>(
     q: sqlx::query::Query<'static, DB, <DB as sqlx::Database>::Arguments>,
     t: &NewRefreshToken,
 ) -> sqlx::query::Query<'static, DB, <DB as sqlx::Database>::Arguments>
@@ -100,9 +101,7 @@ impl Store {
     pub async fn insert_refresh_token(&self, t: &NewRefreshToken) -> Result<(), StoreError> {
         hot_write!(self, sql: "INSERT INTO refresh_tokens (token_hash, family_id, code_hash, client_id, user_id, scope, created_at, expires_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            |q| q.bind(t.hash.as_bytes().to_vec()).bind(t.family_id.clone()).bind(t.code_hash.as_ref().map(|h| h.as_bytes().to_vec()))
-                .bind(t.grant.client_id.clone()).bind(t.grant.user_id.clone()).bind(t.grant.scope.to_string())
-                .bind(t.created_at).bind(t.grant.expires_at))?;
+            |q| bind_refresh_token(q, t))?;
         Ok(())
     }
 
@@ -130,7 +129,7 @@ impl Store {
                 RELEASE w"),
             postgres: concat!("WITH rotated AS (UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 AND rotated_at IS NULL AND revoked_at IS NULL RETURNING 1)
                 ", insert_successor!(), " FROM rotated RETURNING 1"),
-            |q| bind_successor(q.bind(now).bind(old.as_bytes().to_vec()), new))?;
+            |q| bind_refresh_token(q.bind(now).bind(old.as_bytes().to_vec()), new))?;
         Ok(n == 1)
     }
 
