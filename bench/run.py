@@ -432,7 +432,7 @@ def startup_ms(binary, env, port, runs=10):
 
 def add_history(db_path, clients, rows):
     """Writes `rows` token rows, half expired, straight into a stopped server's SQLite
-    file: access tokens, refresh tokens and codes of the bench clients."""
+    file: access tokens, refresh tokens of the bench clients, and records of redeemed codes."""
     con = sqlite3.connect(db_path)
     user = con.execute("SELECT id FROM users WHERE username = 'bench'").fetchone()[0]
     now = int(time.time())
@@ -453,13 +453,10 @@ def add_history(db_path, clients, rows):
                    CASE WHEN i % 3 = 0 THEN ? - 3600 END FROM n""", (web, user, now, now, now, now))
         con.execute(f"""
             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows - 2 * third})
-            INSERT INTO authorization_codes (code_hash, client_id, user_id, redirect_uri, redirect_uri_given, scope,
-                                             code_challenge, created_at, expires_at, consumed_at)
-            SELECT randomblob(32), ?, ?, ?, 1, 'profile', ?, ? - 7200,
-                   CASE WHEN i % 2 = 0 THEN ? - 3600 ELSE ? + 60 END, CASE WHEN i % 2 = 0 THEN ? - 7000 END
-            FROM n""", (web, user, REDIRECT, CHALLENGE, now, now, now, now))
+            INSERT INTO consumed_codes (code_hash, expires_at)
+            SELECT randomblob(32), CASE WHEN i % 2 = 0 THEN ? - 3600 ELSE ? + 360 END FROM n""", (now, now))
     count = sum(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                for t in ("access_tokens", "refresh_tokens", "authorization_codes"))
+                for t in ("access_tokens", "refresh_tokens", "consumed_codes"))
     con.close()
     return count
 

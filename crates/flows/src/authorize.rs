@@ -6,13 +6,13 @@ use std::sync::Arc;
 use latchkey_protocol::authorize::{self, AuthorizationRequest, AuthorizeError};
 use latchkey_protocol::client::Client;
 use latchkey_protocol::form::Params;
-use latchkey_protocol::secret::{AuthorizationCode, SessionToken};
+use latchkey_protocol::secret::SessionToken;
 use latchkey_protocol::token::CodeGrant;
 use latchkey_protocol::{OAuthError, Scope};
 use latchkey_store::User;
 
 use crate::audit::{Subject, kind};
-use crate::{AuthServer, FlowError, ScopeDefinition, secrets};
+use crate::{AuthServer, FlowError, ScopeDefinition};
 
 /// What the authorization endpoint does next.
 #[derive(Debug)]
@@ -76,7 +76,7 @@ impl AuthServer {
             return Ok(AuthorizeOutcome::Login { request, client });
         };
         if request.scope.is_subset(&approved.unwrap_or_default()) {
-            let url = self.issue_code(&request, &user).await?;
+            let url = self.issue_code(&request, &user)?;
             return Ok(AuthorizeOutcome::Redirect(url));
         }
         let scopes = self.describe_scope(&request.scope);
@@ -99,7 +99,7 @@ impl AuthServer {
                 let subject =
                     Subject { actor: Some(&user.username), client_id: Some(&client.id), detail, ..Subject::default() };
                 self.audit(kind::CONSENT_GRANTED, subject).await;
-                self.issue_code(&request, user).await
+                self.issue_code(&request, user)
             }
         }
     }
@@ -110,9 +110,9 @@ impl AuthServer {
     }
 
     /// §4.1.2: issues a short-lived, single-use code bound to the client, redirect URI,
-    /// PKCE challenge, scope and user, and returns the redirect carrying it.
-    async fn issue_code(&self, request: &AuthorizationRequest, user: &User) -> Result<String, FlowError> {
-        let code = AuthorizationCode::new(secrets::new_secret(secrets::CODE_PREFIX)?);
+    /// PKCE challenge, scope and user, and returns the redirect carrying it. The code is
+    /// sealed (`code_seal`): issuing it stores nothing.
+    fn issue_code(&self, request: &AuthorizationRequest, user: &User) -> Result<String, FlowError> {
         let now = self.now();
         let grant = CodeGrant {
             client_id: request.client_id.clone(),
@@ -123,7 +123,7 @@ impl AuthServer {
             code_challenge: request.code_challenge.clone(),
             expires_at: now + self.settings.code_ttl,
         };
-        self.store.insert_code(&code.hash(), &grant, now).await?;
+        let code = self.codes.seal(&grant)?;
         Ok(authorize::success_redirect(request, code.expose(), &self.settings.issuer))
     }
 }

@@ -140,7 +140,8 @@ fn kek(secret: &str) -> Result<LessSafeKey, FlowError> {
     Ok(LessSafeKey::new(UnboundKey::from(okm)))
 }
 
-fn seal(secret: &str, kid: &str, plain: &[u8]) -> Result<Vec<u8>, FlowError> {
+/// Encrypts `plain` with the operator's secret (for storage), bound to the name `kid`.
+pub(crate) fn seal_at_rest(secret: &str, kid: &str, plain: &[u8]) -> Result<Vec<u8>, FlowError> {
     let mut nonce = [0u8; NONCE_LEN];
     getrandom::fill(&mut nonce).map_err(crypto)?;
     let mut data = plain.to_vec();
@@ -150,7 +151,8 @@ fn seal(secret: &str, kid: &str, plain: &[u8]) -> Result<Vec<u8>, FlowError> {
     Ok([nonce.as_slice(), &data].concat())
 }
 
-fn open(secret: &str, kid: &str, sealed: &[u8]) -> Result<Vec<u8>, FlowError> {
+/// Decrypts what [`seal_at_rest`] made with the same secret and name.
+pub(crate) fn open_at_rest(secret: &str, kid: &str, sealed: &[u8]) -> Result<Vec<u8>, FlowError> {
     if sealed.len() < NONCE_LEN {
         return Err(crypto(format!("key {kid}: stored key is too short")));
     }
@@ -263,7 +265,7 @@ impl KeyRing {
         let kid = secrets::new_id()?;
         let der = generate(alg)?;
         let (private_der, encrypted) = match &self.policy.encryption_secret {
-            Some(secret) => (seal(secret, &kid, &der)?, true),
+            Some(secret) => (seal_at_rest(secret, &kid, &der)?, true),
             None => (der, false),
         };
         let row = SigningKeyRow {
@@ -292,7 +294,7 @@ impl KeyRing {
                     .encryption_secret
                     .as_deref()
                     .ok_or_else(|| crypto(format!("key {} is encrypted: set key_encryption_secret", row.kid)))?;
-                open(secret, &row.kid, &row.private_der)?
+                open_at_rest(secret, &row.kid, &row.private_der)?
             } else {
                 row.private_der.clone()
             };
@@ -461,10 +463,10 @@ mod tests {
 
     #[test]
     fn private_keys_encrypted_at_rest_open_only_with_the_secret_and_kid() {
-        let sealed = seal("s3cret", "kid1", b"private key").unwrap();
+        let sealed = seal_at_rest("s3cret", "kid1", b"private key").unwrap();
         assert!(!sealed.windows(11).any(|w| w == b"private key"));
-        assert_eq!(open("s3cret", "kid1", &sealed).unwrap(), b"private key");
-        assert!(open("wrong", "kid1", &sealed).is_err());
-        assert!(open("s3cret", "kid2", &sealed).is_err());
+        assert_eq!(open_at_rest("s3cret", "kid1", &sealed).unwrap(), b"private key");
+        assert!(open_at_rest("wrong", "kid1", &sealed).is_err());
+        assert!(open_at_rest("s3cret", "kid2", &sealed).is_err());
     }
 }

@@ -10,6 +10,7 @@ pub mod audit;
 mod authorize;
 mod client_cache;
 mod clock;
+mod code_seal;
 mod device;
 mod error;
 mod grants;
@@ -51,6 +52,7 @@ pub struct AuthServer {
     clients: Arc<client_cache::ClientCache>,
     device_guesses: Arc<device::GuessLimiter>,
     refresh_key: Arc<aws_lc_rs::hmac::Key>,
+    codes: Arc<code_seal::CodeSeal>,
 }
 
 impl AuthServer {
@@ -65,6 +67,7 @@ impl AuthServer {
         let candidate = secrets::random_b64(32)?;
         let key_bytes = store.server_secret("refresh_successor_key", candidate.as_bytes(), clock.now()).await?;
         let refresh_key = Arc::new(aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &key_bytes));
+        let codes = code_seal::CodeSeal::load(&store, settings.keys.encryption_secret.as_deref(), clock.now()).await?;
         Ok(AuthServer {
             store,
             clients: Arc::new(client_cache::ClientCache::new(settings.client_cache_ttl)),
@@ -74,6 +77,7 @@ impl AuthServer {
             hashing: hashing::HashingPool::start()?,
             device_guesses: Arc::new(device::GuessLimiter::default()),
             refresh_key,
+            codes: Arc::new(codes),
         })
     }
 

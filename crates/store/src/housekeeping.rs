@@ -27,7 +27,7 @@ macro_rules! purge_sql {
 
 const PURGES: [(&str, &str); 7] = [
     ("login_failures", purge_sql!("login_failures", "key")),
-    ("authorization_codes", purge_sql!("authorization_codes", "code_hash")),
+    ("consumed_codes", purge_sql!("consumed_codes", "code_hash")),
     ("refresh_tokens", purge_sql!("refresh_tokens", "token_hash")),
     ("access_tokens", purge_sql!("access_tokens", "jti")),
     ("device_codes", purge_sql!("device_codes", "device_code_hash")),

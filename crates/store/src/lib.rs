@@ -7,7 +7,8 @@
 //! writes of two statements that must happen together are the exception: see
 //! [`hot_write!`]). Secrets are stored only as SHA-256 digests
 //! ([`latchkey_protocol::secret::SecretHash`]); single use is one conditional
-//! `UPDATE … WHERE consumed_at IS NULL`, atomic on one instance or ten.
+//! write (a rotated refresh token's `UPDATE … WHERE rotated_at IS NULL`, a redeemed code's
+//! `INSERT … ON CONFLICT DO NOTHING`), atomic on one instance or ten.
 #![warn(missing_docs)]
 
 mod access_tokens;
@@ -38,7 +39,6 @@ use sqlx::{PgPool, SqlitePool};
 
 pub use access_tokens::{AccessTokenRow, TokenStanding};
 pub use audit::AuditEvent;
-pub use codes::StoredCode;
 pub use device_codes::{DeviceCodeRow, NewDeviceCode};
 pub use error::StoreError;
 pub use housekeeping::Purged;

@@ -95,6 +95,18 @@ pub struct Snapshot {
     /// Installation secrets (the refresh-successor key), so retries keep working.
     #[serde(default)]
     pub server_secrets: Vec<ServerSecretRecord>,
+    /// Redeemed authorization codes whose record is still kept: with the code-sealing key
+    /// among the installation secrets, a code issued before the move still opens after it,
+    /// and must still be single-use.
+    #[serde(default)]
+    pub consumed_codes: Vec<ConsumedCodeRecord>,
+}
+
+/// The record of a redeemed authorization code.
+#[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow)]
+pub struct ConsumedCodeRecord {
+    code_hash: Vec<u8>,
+    expires_at: i64,
 }
 
 /// An installation secret as stored.
@@ -119,8 +131,10 @@ impl Store {
             let refresh_tokens = sqlx::query_as("SELECT token_hash, family_id, code_hash, client_id, user_id, scope, created_at, expires_at, rotated_at, revoked_at FROM refresh_tokens WHERE expires_at > $1 ORDER BY family_id, created_at")
                 .bind(now).fetch_all(&mut *tx).await?;
             let server_secrets = sqlx::query_as("SELECT name, value, created_at FROM server_secrets ORDER BY name").fetch_all(&mut *tx).await?;
+            let consumed_codes = sqlx::query_as("SELECT code_hash, expires_at FROM consumed_codes WHERE expires_at > $1 ORDER BY code_hash")
+                .bind(now).fetch_all(&mut *tx).await?;
             tx.commit().await?;
-            Snapshot { version: SNAPSHOT_VERSION, taken_at: now, clients, users, consents, signing_keys, refresh_tokens, server_secrets }
+            Snapshot { version: SNAPSHOT_VERSION, taken_at: now, clients, users, consents, signing_keys, refresh_tokens, server_secrets, consumed_codes }
         }))
     }
 
@@ -166,6 +180,10 @@ impl Store {
             for s in &s.server_secrets {
                 sqlx::query("INSERT INTO server_secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET value = excluded.value")
                     .bind(&s.name).bind(&s.value).bind(s.created_at).execute(&mut *tx).await?;
+            }
+            for c in &s.consumed_codes {
+                sqlx::query("INSERT INTO consumed_codes (code_hash, expires_at) VALUES ($1, $2) ON CONFLICT (code_hash) DO NOTHING")
+                    .bind(&c.code_hash).bind(c.expires_at).execute(&mut *tx).await?;
             }
             tx.commit().await?;
             Ok(())

@@ -29,7 +29,7 @@ async fn dump(t: &TestServer) -> String {
         "users",
         "sessions",
         "consents",
-        "authorization_codes",
+        "consumed_codes",
         "refresh_tokens",
         "access_tokens",
         "device_codes",

@@ -82,6 +82,9 @@ async fn private_keys_are_encrypted_at_rest_when_a_secret_is_set() {
     token(&t, &client).await;
     let rows = t.auth.store().signing_keys(0).await.unwrap();
     assert!(rows.iter().all(|k| k.encrypted));
+    // So is the key that seals authorization codes: a marker byte, then nonce, key and tag.
+    let code_key = t.auth.store().server_secret("code_sealing_key", b"", 0).await.unwrap();
+    assert_eq!((code_key[0], code_key.len()), (1, 1 + 12 + 32 + 16));
     let policy = |s: Option<&str>| KeyPolicy { encryption_secret: s.map(Into::into), ..KeyPolicy::default() };
     let now = t.auth.now();
     let err = KeyRing::load_or_create(t.auth.store(), policy(None), now).await.unwrap_err();

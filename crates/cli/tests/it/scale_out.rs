@@ -420,7 +420,7 @@ async fn moving_from_sqlite_to_postgresql_keeps_clients_users_consents_keys_and_
         let client = TestClient::from_cli(&cli(&sqlite, WEB_CLIENT_ARGS, None), WEB_REDIRECT);
         cli(&sqlite, &["users", "add", "alice", "--password-stdin"], Some(PASSWORD));
 
-        let (refresh_token, kid) = {
+        let (refresh_token, kid, redeemed, pending) = {
             let nodes = start(&sqlite, 1, &[]).await;
             let n = nodes[0].url.as_str();
             let cookies = reqwest::Client::builder()
@@ -439,7 +439,8 @@ async fn moving_from_sqlite_to_postgresql_keeps_clients_users_consents_keys_and_
             let t: Value = token(n, &client, &form).await.json().await.unwrap();
             let cc: Value = token(n, &client, &[("grant_type", "client_credentials")]).await.json().await.unwrap();
             let kid = jsonwebtoken::decode_header(cc["access_token"].as_str().unwrap()).unwrap().kid.unwrap();
-            (t["refresh_token"].as_str().unwrap().to_owned(), kid)
+            let pending = code(&cookies, [n, n, n], &client).await;
+            (t["refresh_token"].as_str().unwrap().to_owned(), kid, code_, pending)
         };
 
         let snapshot = dir.path().join("snapshot.json");
@@ -465,6 +466,21 @@ async fn moving_from_sqlite_to_postgresql_keeps_clients_users_consents_keys_and_
         let res =
             token(n, &client, &[("grant_type", "refresh_token"), ("refresh_token", refresh_token.as_str())]).await;
         assert_eq!(res.status(), StatusCode::OK);
+        // A code issued before the move still redeems once (the sealing key moved with the
+        // installation secrets), and one redeemed before it is still spent.
+        let client_ = &client;
+        let redeem = |code: String| async move {
+            let form = [
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", "https://app.example/cb"),
+                ("code_verifier", VERIFIER),
+            ];
+            token(n, client_, &form).await
+        };
+        assert_eq!(redeem(pending).await.status(), StatusCode::OK);
+        let replay: Value = redeem(redeemed).await.json().await.unwrap();
+        assert_eq!(replay["error_description"], "the authorization code was already used");
         // The same password, and the consent is remembered: straight back with a code.
         let cookies = reqwest::Client::builder()
             .cookie_store(true)

@@ -61,6 +61,63 @@ async fn rfc6749_4_1_2_code_reuse_fails_and_revokes_tokens_issued_from_it() {
     assert_eq!(error_code(res).await, "invalid_grant");
 }
 
+/// A replay after the code expired is still a replay: the redemption is remembered past
+/// the code's lifetime.
+#[tokio::test]
+async fn rfc6749_4_1_2_code_replayed_after_expiry_still_revokes() {
+    let t = TestServer::start().await;
+    let client = t.confidential_client().await;
+    t.user("alice").await;
+    let code = t.code_for(&client, "alice").await;
+    let first: Value = t.token(&client, &code_form(&code, &client)).await.json().await.unwrap();
+    t.clock.advance(120);
+    let replay: Value = t.token(&client, &code_form(&code, &client)).await.json().await.unwrap();
+    assert_eq!(replay["error_description"], "the authorization code was already used");
+    let refresh = [("grant_type", "refresh_token"), ("refresh_token", first["refresh_token"].as_str().unwrap())];
+    assert_eq!(error_code(t.token(&client, &refresh).await).await, "invalid_grant");
+}
+
+/// Codes are sealed: one altered anywhere, or sealed by another installation, is unknown,
+/// and trying it spends nothing.
+#[tokio::test]
+async fn rfc6749_10_10_an_altered_or_foreign_code_is_unknown() {
+    let t = TestServer::start().await;
+    let other = TestServer::start().await;
+    let client = t.confidential_client().await;
+    t.user("alice").await;
+    let code = t.code_for(&client, "alice").await;
+    let foreign_client = other.confidential_client().await;
+    other.user("alice").await;
+    let foreign = other.code_for(&foreign_client, "alice").await;
+    let mut altered = code.clone().into_bytes();
+    let mid = altered.len() / 2;
+    altered[mid] = if altered[mid] == b'A' { b'B' } else { b'A' };
+    let altered = String::from_utf8(altered).unwrap();
+    for bad in [altered.as_str(), foreign.as_str(), &code[..code.len() - 2]] {
+        let res: Value = t.token(&client, &code_form(bad, &client)).await.json().await.unwrap();
+        assert_eq!(
+            (res["error"].as_str(), res["error_description"].as_str()),
+            (Some("invalid_grant"), Some("unknown authorization code"))
+        );
+    }
+    assert_eq!(t.token(&client, &code_form(&code, &client)).await.status(), StatusCode::OK);
+}
+
+/// An account removed between the approval and the redemption gets no tokens.
+#[tokio::test]
+async fn rfc6749_4_1_2_a_removed_accounts_code_redeems_nothing() {
+    let t = TestServer::start().await;
+    let client = t.confidential_client().await;
+    t.user("alice").await;
+    let code = t.code_for(&client, "alice").await;
+    assert!(t.auth.store().delete_user("alice").await.unwrap());
+    let res = t.token(&client, &code_form(&code, &client)).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_grant");
+    assert_eq!(body["error_description"], "the resource owner's account no longer exists");
+}
+
 #[tokio::test]
 async fn rfc6749_4_1_2_racing_redemptions_never_both_succeed() {
     let t = TestServer::start().await;

@@ -8,6 +8,11 @@ use latchkey_protocol::token::{self, TokenResponse};
 use crate::audit::{Subject, kind};
 use crate::{AuthServer, FlowError};
 
+/// How long the record of a redeemed code outlives the code: the janitor of one instance
+/// must not forget a redemption while another instance, its clock behind, could still
+/// accept the code.
+const CONSUMED_CODE_KEPT_AFTER_EXPIRY: i64 = 300;
+
 impl AuthServer {
     pub(crate) async fn redeem_code(
         &self,
@@ -16,21 +21,29 @@ impl AuthServer {
         redirect_uri: Option<&str>,
         code_verifier: Option<&str>,
     ) -> Result<TokenResponse, FlowError> {
-        let hash = code.hash();
-        let now = self.now();
-        let Some(stored) = self.store.code(&hash).await? else {
+        // §4.1.2: a code this installation did not seal, or that was altered, is unknown.
+        let Some(grant) = self.codes.open(code) else {
             return Err(OAuthError::invalid_grant("unknown authorization code").into());
         };
-        if stored.consumed_at.is_some() {
-            return Err(self.code_replayed(client, &hash, now).await);
+        let hash = code.hash();
+        let now = self.now();
+        if let Err(e) = token::redeem_code(&grant, &client.id, redirect_uri, code_verifier, now) {
+            // A second use is a replay, whatever else is wrong with it.
+            if self.store.code_consumed(&hash).await? {
+                return Err(self.code_replayed(client, &hash, now).await);
+            }
+            return Err(e.into());
         }
-        token::redeem_code(&stored.grant, &client.id, redirect_uri, code_verifier, now)?;
-        let grant = &stored.grant;
         let family = self.new_refresh_family(client, &grant.user_id, &grant.scope, Some(hash.clone()))?;
         // §4.1.2: single use, atomic even across instances: one racing request wins, and
         // the refresh family is stored with the win or not at all.
-        if !self.store.consume_code(&hash, now, family.as_ref().map(|(_, row)| row)).await? {
-            return Err(self.code_replayed(client, &hash, now).await);
+        let keep_until = grant.expires_at + CONSUMED_CODE_KEPT_AFTER_EXPIRY;
+        let row = family.as_ref().map(|(_, row)| row);
+        if !self.store.consume_code(&hash, &grant.user_id, keep_until, row).await? {
+            if self.store.code_consumed(&hash).await? {
+                return Err(self.code_replayed(client, &hash, now).await);
+            }
+            return Err(OAuthError::invalid_grant("the resource owner's account no longer exists").into());
         }
         self.user_tokens(client, &grant.user_id, &grant.scope, family).await
     }

@@ -4,9 +4,8 @@ use std::sync::Arc;
 
 use latchkey_protocol::Scope;
 use latchkey_protocol::client::{Client, GrantType, TokenFormat};
-use latchkey_protocol::pkce::CodeChallenge;
 use latchkey_protocol::secret::SecretHash;
-use latchkey_protocol::token::{CodeGrant, RefreshGrant};
+use latchkey_protocol::token::RefreshGrant;
 use latchkey_store::{
     AccessTokenRow, NewDeviceCode, NewRefreshToken, Session, SigningKeyRow, Store, StoreError, TokenStanding, User,
 };
@@ -37,18 +36,6 @@ async fn seed(store: &Store) -> (Client, User) {
     let c = client("c1");
     store.insert_client(&c).await.unwrap();
     (c, user(store, "alice").await)
-}
-
-fn code_grant(c: &Client, u: &User) -> CodeGrant {
-    CodeGrant {
-        client_id: c.id.clone(),
-        user_id: u.id.clone(),
-        redirect_uri: "https://app.example/cb".into(),
-        redirect_uri_given: true,
-        scope: Scope::from_tokens(["profile"]),
-        code_challenge: Some(CodeChallenge::s256("v".repeat(43).as_str())),
-        expires_at: 2000,
-    }
 }
 
 fn refresh(token: &str, family: &str, c: &Client, u: &User, code: Option<&str>) -> NewRefreshToken {
@@ -127,18 +114,15 @@ pub async fn consent_widens(store: &Store) {
 }
 
 pub async fn rfc6749_4_1_2_code_consumed_once_under_race(store: &Store) {
-    let (c, u) = seed(store).await;
+    let (_, u) = seed(store).await;
     for round in 0..10 {
         let hash = SecretHash::of(&format!("code-{round}"));
-        store.insert_code(&hash, &code_grant(&c, &u), 1000).await.unwrap();
-        let stored = store.code(&hash).await.unwrap().unwrap();
-        assert_eq!(stored.grant.redirect_uri, "https://app.example/cb");
-        assert!(stored.consumed_at.is_none());
+        assert!(!store.code_consumed(&hash).await.unwrap());
         let store = Arc::new(store.clone());
         let tasks: Vec<_> = (0..8)
             .map(|_| {
-                let (store, hash) = (store.clone(), hash.clone());
-                tokio::spawn(async move { store.consume_code(&hash, 1500, None).await.unwrap() })
+                let (store, hash, user) = (store.clone(), hash.clone(), u.id.clone());
+                tokio::spawn(async move { store.consume_code(&hash, &user, 2300, None).await.unwrap() })
             })
             .collect();
         let mut wins = 0;
@@ -146,7 +130,7 @@ pub async fn rfc6749_4_1_2_code_consumed_once_under_race(store: &Store) {
             wins += usize::from(t.await.unwrap());
         }
         assert_eq!(wins, 1, "exactly one redemption wins");
-        assert_eq!(store.code(&hash).await.unwrap().unwrap().consumed_at, Some(1500));
+        assert!(store.code_consumed(&hash).await.unwrap());
     }
 }
 
@@ -155,13 +139,12 @@ pub async fn rfc6749_4_1_2_code_consumed_once_under_race(store: &Store) {
 pub async fn rfc6749_4_1_2_code_and_its_refresh_family_stored_once_under_race(store: &Store) {
     let (c, u) = seed(store).await;
     let hash = SecretHash::of("code");
-    store.insert_code(&hash, &code_grant(&c, &u), 1000).await.unwrap();
     let store = Arc::new(store.clone());
     let tasks: Vec<_> = (0..8)
         .map(|i| {
-            let (store, hash) = (store.clone(), hash.clone());
+            let (store, hash, user) = (store.clone(), hash.clone(), u.id.clone());
             let first = refresh(&format!("rt-{i}"), &format!("fam-{i}"), &c, &u, Some("code"));
-            tokio::spawn(async move { store.consume_code(&hash, 1500, Some(&first)).await.unwrap() })
+            tokio::spawn(async move { store.consume_code(&hash, &user, 2300, Some(&first)).await.unwrap() })
         })
         .collect();
     let mut winners = Vec::new();
@@ -175,7 +158,20 @@ pub async fn rfc6749_4_1_2_code_and_its_refresh_family_stored_once_under_race(st
         let stored = store.refresh_token(&SecretHash::of(&format!("rt-{i}"))).await.unwrap();
         assert_eq!(stored.is_some(), winners == [i], "refresh token {i}");
     }
-    assert_eq!(store.code(&hash).await.unwrap().unwrap().consumed_at, Some(1500));
+    assert!(store.code_consumed(&hash).await.unwrap());
+}
+
+/// A code issued to an account deleted since redeems nothing, and is not recorded as
+/// redeemed (so it is not mistaken for a replay).
+pub async fn rfc6749_4_1_2_a_deleted_users_code_redeems_nothing(store: &Store) {
+    let (c, u) = seed(store).await;
+    assert!(store.delete_user(&u.username).await.unwrap());
+    let first = refresh("rt", "fam", &c, &u, Some("code"));
+    assert!(!store.consume_code(&SecretHash::of("code"), &u.id, 2300, Some(&first)).await.unwrap());
+    assert!(!store.consume_code(&SecretHash::of("code2"), &u.id, 2300, None).await.unwrap());
+    assert!(!store.code_consumed(&SecretHash::of("code")).await.unwrap());
+    assert!(!store.code_consumed(&SecretHash::of("code2")).await.unwrap());
+    assert!(store.refresh_token(&first.hash).await.unwrap().is_none());
 }
 
 /// A write that fails half-way changes nothing, and the store keeps working: the code stays
@@ -184,11 +180,10 @@ pub async fn rfc6749_4_1_2_code_and_its_refresh_family_stored_once_under_race(st
 pub async fn a_failed_two_statement_write_changes_nothing(store: &Store) {
     let (c, u) = seed(store).await;
     let code = SecretHash::of("code");
-    store.insert_code(&code, &code_grant(&c, &u), 1000).await.unwrap();
     let mut orphan = refresh("rt-orphan", "fam", &c, &u, Some("code"));
     orphan.grant.client_id = "no-such-client".into(); // the foreign key fails
-    assert!(store.consume_code(&code, 1500, Some(&orphan)).await.is_err());
-    assert!(store.code(&code).await.unwrap().unwrap().consumed_at.is_none());
+    assert!(store.consume_code(&code, &u.id, 2300, Some(&orphan)).await.is_err());
+    assert!(!store.code_consumed(&code).await.unwrap());
     assert!(store.refresh_token(&orphan.hash).await.unwrap().is_none());
 
     store.insert_refresh_token(&refresh("old", "fam", &c, &u, None)).await.unwrap();
@@ -206,7 +201,8 @@ pub async fn a_failed_two_statement_write_changes_nothing(store: &Store) {
         let from = if i == 0 { "old".to_owned() } else { format!("next-{}", i - 1) };
         assert!(store.rotate_refresh_token(&SecretHash::of(&from), &next, 1200).await.unwrap());
     }
-    assert!(store.consume_code(&code, 1500, Some(&refresh("rt", "fam2", &c, &u, Some("code")))).await.unwrap());
+    let first = refresh("rt", "fam2", &c, &u, Some("code"));
+    assert!(store.consume_code(&code, &u.id, 2300, Some(&first)).await.unwrap());
 }
 
 /// Writes that arrive together (and on SQLite share one commit) succeed or fail each on
@@ -332,12 +328,9 @@ pub async fn rfc9700_4_14_2_family_and_code_revocation(store: &Store) {
 
 pub async fn removing_a_client_removes_what_it_was_issued(store: &Store) {
     let (c, u) = seed(store).await;
-    let code = SecretHash::of("code");
-    store.insert_code(&code, &code_grant(&c, &u), 1).await.unwrap();
     store.insert_refresh_token(&refresh("rt", "fam", &c, &u, None)).await.unwrap();
     store.grant_consent(&u.id, &c.id, &Scope::from_tokens(["profile"]), 1).await.unwrap();
     assert!(store.delete_client(&c.id).await.unwrap());
-    assert!(store.code(&code).await.unwrap().is_none());
     assert!(store.refresh_token(&SecretHash::of("rt")).await.unwrap().is_none());
     assert!(store.consent(&u.id, &c.id).await.unwrap().is_none());
 }
@@ -480,9 +473,7 @@ pub async fn housekeeping_deletes_only_expired_rows_in_batches(store: &Store) {
     for i in 0..25 {
         // 20 expired at 100, 5 live until 9000.
         let expires = if i < 20 { 100 } else { 9000 };
-        let mut g = code_grant(&c, &u);
-        g.expires_at = expires;
-        store.insert_code(&SecretHash::of(&format!("code{i}")), &g, 1).await.unwrap();
+        assert!(store.consume_code(&SecretHash::of(&format!("code{i}")), &u.id, expires, None).await.unwrap());
         let mut rt = refresh(&format!("rt{i}"), &format!("fam{i}"), &c, &u, None);
         rt.grant.expires_at = expires;
         store.insert_refresh_token(&rt).await.unwrap();
@@ -507,7 +498,7 @@ pub async fn housekeeping_deletes_only_expired_rows_in_batches(store: &Store) {
     assert_eq!(store.purge_expired(200, 3, 2).await.unwrap().total(), 0);
     for i in 0..25 {
         let live = i >= 20;
-        assert_eq!(store.code(&SecretHash::of(&format!("code{i}"))).await.unwrap().is_some(), live);
+        assert_eq!(store.code_consumed(&SecretHash::of(&format!("code{i}"))).await.unwrap(), live);
         assert_eq!(store.refresh_token(&SecretHash::of(&format!("rt{i}"))).await.unwrap().is_some(), live);
         assert_eq!(store.session_user(&SecretHash::of(&format!("s{i}")), 150).await.unwrap().is_some(), live);
     }

@@ -41,6 +41,7 @@ conformance_tests!(
     consent_widens,
     rfc6749_4_1_2_code_consumed_once_under_race,
     rfc6749_4_1_2_code_and_its_refresh_family_stored_once_under_race,
+    rfc6749_4_1_2_a_deleted_users_code_redeems_nothing,
     a_failed_two_statement_write_changes_nothing,
     concurrent_writes_fail_alone,
     rfc9700_4_14_2_refresh_rotates_once_under_race,
@@ -86,7 +87,7 @@ async fn sqlite_writes_after_close_fail() {
     db.run(async move {
         let hash = latchkey_protocol::secret::SecretHash::of("code");
         store.close().await;
-        let refused = store.consume_code(&hash, 1, None).await;
+        let refused = store.consume_code(&hash, "user", 1, None).await;
         assert!(matches!(refused, Err(latchkey_store::StoreError::Unavailable(_))), "{refused:?}");
     })
     .await;
