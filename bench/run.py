@@ -446,9 +446,9 @@ def add_history(db_path, clients, rows):
                    ? - 7200, CASE WHEN i % 2 = 0 THEN ? - 3600 ELSE ? + 3600 END FROM n""", (cc, cc, now, now, now))
         con.execute(f"""
             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {third})
-            INSERT INTO refresh_tokens (token_hash, family_id, code_hash, client_id, user_id, scope, created_at,
+            INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, created_at,
                                         expires_at, rotated_at)
-            SELECT randomblob(32), hex(randomblob(16)), NULL, ?, ?, 'profile', ? - 7200,
+            SELECT randomblob(32), hex(randomblob(16)), ?, ?, 'profile', ? - 7200,
                    CASE WHEN i % 2 = 0 THEN ? - 3600 ELSE ? + 86400 END,
                    CASE WHEN i % 3 = 0 THEN ? - 3600 END FROM n""", (web, user, now, now, now, now))
         con.execute(f"""

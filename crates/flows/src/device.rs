@@ -217,7 +217,7 @@ impl AuthServer {
                     return Err(OAuthError::invalid_grant("the device code was already used").into());
                 }
                 let scope = Scope::parse(&row.scope).map_err(|_| FlowError::Invalid("stored scope".into()))?;
-                let family = self.new_refresh_family(client, user_id, &scope, None)?;
+                let family = self.new_refresh_family(client, user_id, &scope)?;
                 if let Some((_, row)) = &family {
                     self.store.insert_refresh_token(row).await?;
                 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use latchkey_protocol::client::{Client, GrantType, TokenFormat};
 use latchkey_protocol::client_auth::ClientCredentials;
 use latchkey_protocol::jwt::AccessTokenClaims;
-use latchkey_protocol::secret::{AccessToken, RefreshToken, SecretHash};
+use latchkey_protocol::secret::{AccessToken, RefreshToken};
 use latchkey_protocol::token::{RefreshGrant, TokenRequest, TokenResponse};
 use latchkey_protocol::{OAuthError, Scope};
 use latchkey_store::{AccessTokenRow, NewRefreshToken};
@@ -117,7 +117,6 @@ impl AuthServer {
         client: &Client,
         user_id: &str,
         scope: &Scope,
-        code_hash: Option<SecretHash>,
     ) -> Result<Option<(RefreshToken, NewRefreshToken)>, FlowError> {
         if !client.allows_grant(GrantType::RefreshToken) {
             return Ok(None);
@@ -127,7 +126,6 @@ impl AuthServer {
         let row = NewRefreshToken {
             hash: token.hash(),
             family_id: secrets::new_id()?,
-            code_hash,
             grant: RefreshGrant {
                 client_id: client.id.clone(),
                 user_id: user_id.to_owned(),

@@ -9,12 +9,15 @@ use crate::refresh::{NewRefreshToken, bind_refresh_token, insert_successor};
 use crate::{Store, StoreError, hot_write, on_pool};
 
 /// The statement that records a redemption: `$1` how long to keep the record, `$2` the
-/// code's digest, and the user it was issued to as parameter `$user` (a code of a deleted
-/// account redeems nothing). No row when the code was redeemed before.
+/// code's digest, `$family` the refresh family it starts (or `NULL`), and `$user` the user
+/// it was issued to (a code of a deleted account redeems nothing). No row when the code
+/// was redeemed before.
 macro_rules! insert_consumed {
-    ($user:literal) => {
+    ($family:literal, $user:literal) => {
         concat!(
-            "INSERT INTO consumed_codes (code_hash, expires_at) SELECT $2, $1 WHERE EXISTS (SELECT 1 FROM users WHERE id = ",
+            "INSERT INTO consumed_codes (code_hash, family_id, expires_at) SELECT $2, ",
+            $family,
+            ", $1 WHERE EXISTS (SELECT 1 FROM users WHERE id = ",
             $user,
             ") ON CONFLICT (code_hash) DO NOTHING"
         )
@@ -25,7 +28,8 @@ impl Store {
     /// Records the redemption of the code with digest `hash`, issued to `user_id`, keeping
     /// the record until `keep_until` (when the code can no longer be redeemed anyway) and,
     /// when `first_refresh` is given, stores the first refresh token of the family the
-    /// code starts, in the same transaction. True for exactly one caller, however many race
+    /// code starts, in the same transaction, and the family with the record (for
+    /// [`Store::revoke_refresh_by_code`]). True for exactly one caller, however many race
     /// (RFC 6749 §4.1.2: "The client MUST NOT use the authorization code more than once");
     /// false too when the user no longer exists ([`Store::code_consumed`] tells which).
     pub async fn consume_code(
@@ -37,17 +41,17 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let n = match first_refresh {
             None => hot_write!(self,
-                sql: concat!(insert_consumed!("$3"), " RETURNING 1"),
+                sql: concat!(insert_consumed!("NULL", "$3"), " RETURNING 1"),
                 |q| q.bind(keep_until).bind(hash.as_bytes().to_vec()).bind(user_id.to_owned()))?,
-            // The refresh token's user (`$7`) is the code's.
+            // The refresh token's family (`$4`) is the one the code starts; its user (`$6`) is the code's.
             Some(refresh) => {
                 debug_assert_eq!(refresh.grant.user_id, user_id);
                 hot_write!(self,
                 sqlite_atomic: concat!("SAVEPOINT w;
-                    ", insert_consumed!("$7"), ";
+                    ", insert_consumed!("$4", "$6"), ";
                     ", insert_successor!(), " WHERE changes() = 1 RETURNING 1;
                     RELEASE w"),
-                postgres: concat!("WITH consumed AS (", insert_consumed!("$7"), " RETURNING 1)
+                postgres: concat!("WITH consumed AS (", insert_consumed!("$4", "$6"), " RETURNING 1)
                     ", insert_successor!(), " FROM consumed RETURNING 1"),
                 |q| bind_refresh_token(q.bind(keep_until).bind(hash.as_bytes().to_vec()), refresh))?
             }

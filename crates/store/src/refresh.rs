@@ -13,8 +13,6 @@ pub struct NewRefreshToken {
     pub hash: SecretHash,
     /// The rotation family: every token rotated from one grant shares it.
     pub family_id: String,
-    /// Digest of the authorization code the family came from, if any.
-    pub code_hash: Option<SecretHash>,
     /// Client, user, scope and expiry.
     pub grant: RefreshGrant,
     /// When it was issued.
@@ -26,8 +24,6 @@ pub struct NewRefreshToken {
 pub struct StoredRefreshToken {
     /// Its family.
     pub family_id: String,
-    /// The code the family came from.
-    pub code_hash: Option<SecretHash>,
     /// Client, user, scope and expiry.
     pub grant: RefreshGrant,
     /// Set once it has been exchanged for a successor.
@@ -39,7 +35,6 @@ pub struct StoredRefreshToken {
 #[derive(sqlx::FromRow)]
 struct RefreshRow {
     family_id: String,
-    code_hash: Option<Vec<u8>>,
     client_id: String,
     user_id: String,
     scope: String,
@@ -48,17 +43,17 @@ struct RefreshRow {
     revoked_at: Option<i64>,
 }
 
-/// `INSERT … SELECT` of a refresh token from parameters `$3`–`$10` (see [`bind_refresh_token`]),
+/// `INSERT … SELECT` of a refresh token from parameters `$3`–`$9` (see [`bind_refresh_token`]),
 /// for a statement that stores it only if the one before it changed a row.
 macro_rules! insert_successor {
     () => {
-        "INSERT INTO refresh_tokens (token_hash, family_id, code_hash, client_id, user_id, scope, created_at, expires_at)
-         SELECT $3, $4, $5, $6, $7, $8, $9, $10"
+        "INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, created_at, expires_at)
+         SELECT $3, $4, $5, $6, $7, $8, $9"
     };
 }
 pub(crate) use insert_successor;
 
-/// Binds `t`'s eight columns, in the order of the column list of `insert_refresh_token` and
+/// Binds `t`'s seven columns, in the order of the column list of `insert_refresh_token` and
 /// [`insert_successor!`], after whatever `q` already binds (there: the two parameters of
 /// the statement it follows).
 pub(crate) fn bind_refresh_token<DB: sqlx::Database>(
@@ -67,13 +62,11 @@ pub(crate) fn bind_refresh_token<DB: sqlx::Database>(
 ) -> sqlx::query::Query<'static, DB, <DB as sqlx::Database>::Arguments>
 where
     Vec<u8>: for<'e> sqlx::Encode<'e, DB> + sqlx::Type<DB>,
-    Option<Vec<u8>>: for<'e> sqlx::Encode<'e, DB> + sqlx::Type<DB>,
     String: for<'e> sqlx::Encode<'e, DB> + sqlx::Type<DB>,
     i64: for<'e> sqlx::Encode<'e, DB> + sqlx::Type<DB>,
 {
     q.bind(t.hash.as_bytes().to_vec())
         .bind(t.family_id.clone())
-        .bind(t.code_hash.as_ref().map(|h| h.as_bytes().to_vec()))
         .bind(t.grant.client_id.clone())
         .bind(t.grant.user_id.clone())
         .bind(t.grant.scope.to_string())
@@ -83,13 +76,8 @@ where
 
 fn stored_refresh(r: RefreshRow) -> Result<StoredRefreshToken, StoreError> {
     let scope = Scope::parse(&r.scope).map_err(|_| StoreError::Corrupt("refresh scope".into()))?;
-    let code_hash = match r.code_hash {
-        Some(b) => Some(SecretHash::from_slice(&b).ok_or_else(|| StoreError::Corrupt("refresh code_hash".into()))?),
-        None => None,
-    };
     Ok(StoredRefreshToken {
         family_id: r.family_id,
-        code_hash,
         grant: RefreshGrant { client_id: r.client_id, user_id: r.user_id, scope, expires_at: r.expires_at },
         rotated_at: r.rotated_at,
         revoked_at: r.revoked_at,
@@ -99,8 +87,8 @@ fn stored_refresh(r: RefreshRow) -> Result<StoredRefreshToken, StoreError> {
 impl Store {
     /// Stores a new refresh token (the first of a family).
     pub async fn insert_refresh_token(&self, t: &NewRefreshToken) -> Result<(), StoreError> {
-        hot_write!(self, sql: "INSERT INTO refresh_tokens (token_hash, family_id, code_hash, client_id, user_id, scope, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        hot_write!(self, sql: "INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
             |q| bind_refresh_token(q, t))?;
         Ok(())
     }
@@ -108,7 +96,7 @@ impl Store {
     /// The refresh token with this digest, in whatever state.
     pub async fn refresh_token(&self, hash: &SecretHash) -> Result<Option<StoredRefreshToken>, StoreError> {
         let row: Option<RefreshRow> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT family_id, code_hash, client_id, user_id, scope, expires_at, rotated_at, revoked_at FROM refresh_tokens WHERE token_hash = $1")
+            "SELECT family_id, client_id, user_id, scope, expires_at, rotated_at, revoked_at FROM refresh_tokens WHERE token_hash = $1")
             .bind(hash.as_bytes()).fetch_optional(pool).await)?;
         row.map(stored_refresh).transpose()
     }
@@ -135,7 +123,7 @@ impl Store {
 
     /// The usual refresh in one write: if the token with digest `old` is live (neither
     /// rotated nor revoked), was issued to `client_id` and has not expired at `now`, marks
-    /// it rotated and stores `successor` in its place — same family, code, client, user,
+    /// it rotated and stores `successor` in its place — same family, client, user,
     /// scope and absolute expiry (RFC 6749 §6, RFC 9700 §4.14.2) — and returns the rotated
     /// token as it was. `None` changes nothing: the caller then reads the token to say why.
     pub async fn rotate_live_refresh_token(
@@ -149,17 +137,17 @@ impl Store {
             sqlite_atomic: "SAVEPOINT w;
                 UPDATE refresh_tokens SET rotated_at = $1
                  WHERE token_hash = $2 AND rotated_at IS NULL AND revoked_at IS NULL AND client_id = $3 AND expires_at > $1;
-                INSERT INTO refresh_tokens (token_hash, family_id, code_hash, client_id, user_id, scope, created_at, expires_at)
-                 SELECT $4, family_id, code_hash, client_id, user_id, scope, $1, expires_at FROM refresh_tokens
+                INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, created_at, expires_at)
+                 SELECT $4, family_id, client_id, user_id, scope, $1, expires_at FROM refresh_tokens
                  WHERE token_hash = $2 AND changes() = 1
-                 RETURNING family_id, code_hash, client_id, user_id, scope, expires_at, NULL AS rotated_at, NULL AS revoked_at;
+                 RETURNING family_id, client_id, user_id, scope, expires_at, NULL AS rotated_at, NULL AS revoked_at;
                 RELEASE w",
             postgres: "WITH rotated AS (UPDATE refresh_tokens SET rotated_at = $1
                  WHERE token_hash = $2 AND rotated_at IS NULL AND revoked_at IS NULL AND client_id = $3 AND expires_at > $1
-                 RETURNING family_id, code_hash, client_id, user_id, scope, expires_at)
-                INSERT INTO refresh_tokens (token_hash, family_id, code_hash, client_id, user_id, scope, created_at, expires_at)
-                 SELECT $4, family_id, code_hash, client_id, user_id, scope, $1, expires_at FROM rotated
-                 RETURNING family_id, code_hash, client_id, user_id, scope, expires_at, NULL::BIGINT AS rotated_at, NULL::BIGINT AS revoked_at",
+                 RETURNING family_id, client_id, user_id, scope, expires_at)
+                INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, created_at, expires_at)
+                 SELECT $4, family_id, client_id, user_id, scope, $1, expires_at FROM rotated
+                 RETURNING family_id, client_id, user_id, scope, expires_at, NULL::BIGINT AS rotated_at, NULL::BIGINT AS revoked_at",
             |q| q.bind(now).bind(old.as_bytes().to_vec()).bind(client_id.to_owned()).bind(successor.as_bytes().to_vec()))?;
         rows.into_iter().next().map(stored_refresh).transpose()
     }
@@ -172,11 +160,11 @@ impl Store {
         )
     }
 
-    /// Revokes every refresh token issued from a code (RFC 6749 §4.1.2 on code reuse).
+    /// Revokes every refresh token issued from a code: the family its redemption started
+    /// (RFC 6749 §4.1.2 on code reuse). Returns how many were live.
     pub async fn revoke_refresh_by_code(&self, code_hash: &SecretHash, now: UnixTime) -> Result<u64, StoreError> {
-        Ok(
-            on_writer!(self, pool => sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE code_hash = $2 AND revoked_at IS NULL")
-            .bind(now).bind(code_hash.as_bytes()).execute(pool).await.map(|r| r.rows_affected()))?,
-        )
+        Ok(on_writer!(self, pool => sqlx::query("UPDATE refresh_tokens SET revoked_at = $1
+                WHERE family_id = (SELECT family_id FROM consumed_codes WHERE code_hash = $2) AND revoked_at IS NULL")
+            .bind(now).bind(code_hash.as_bytes()).execute(pool).await.map(|r| r.rows_affected()))?)
     }
 }

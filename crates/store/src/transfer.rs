@@ -64,7 +64,6 @@ pub struct KeyRecord {
 pub struct RefreshRecord {
     token_hash: Vec<u8>,
     family_id: String,
-    code_hash: Option<Vec<u8>>,
     client_id: String,
     user_id: String,
     scope: String,
@@ -106,6 +105,7 @@ pub struct Snapshot {
 #[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow)]
 pub struct ConsumedCodeRecord {
     code_hash: Vec<u8>,
+    family_id: Option<String>,
     expires_at: i64,
 }
 
@@ -128,10 +128,10 @@ impl Store {
             let consents = sqlx::query_as("SELECT user_id, client_id, scope, granted_at FROM consents ORDER BY user_id, client_id").fetch_all(&mut *tx).await?;
             let signing_keys = sqlx::query_as("SELECT kid, alg, private_der, created_at, retired_at, activates_at, encrypted FROM signing_keys ORDER BY created_at, kid")
                 .fetch_all(&mut *tx).await?;
-            let refresh_tokens = sqlx::query_as("SELECT token_hash, family_id, code_hash, client_id, user_id, scope, created_at, expires_at, rotated_at, revoked_at FROM refresh_tokens WHERE expires_at > $1 ORDER BY family_id, created_at")
+            let refresh_tokens = sqlx::query_as("SELECT token_hash, family_id, client_id, user_id, scope, created_at, expires_at, rotated_at, revoked_at FROM refresh_tokens WHERE expires_at > $1 ORDER BY family_id, created_at")
                 .bind(now).fetch_all(&mut *tx).await?;
             let server_secrets = sqlx::query_as("SELECT name, value, created_at FROM server_secrets ORDER BY name").fetch_all(&mut *tx).await?;
-            let consumed_codes = sqlx::query_as("SELECT code_hash, expires_at FROM consumed_codes WHERE expires_at > $1 ORDER BY code_hash")
+            let consumed_codes = sqlx::query_as("SELECT code_hash, family_id, expires_at FROM consumed_codes WHERE expires_at > $1 ORDER BY code_hash")
                 .bind(now).fetch_all(&mut *tx).await?;
             tx.commit().await?;
             Snapshot { version: SNAPSHOT_VERSION, taken_at: now, clients, users, consents, signing_keys, refresh_tokens, server_secrets, consumed_codes }
@@ -172,8 +172,8 @@ impl Store {
                     .execute(&mut *tx).await?;
             }
             for r in &s.refresh_tokens {
-                sqlx::query("INSERT INTO refresh_tokens (token_hash, family_id, code_hash, client_id, user_id, scope, created_at, expires_at, rotated_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
-                    .bind(&r.token_hash).bind(&r.family_id).bind(&r.code_hash).bind(&r.client_id).bind(&r.user_id).bind(&r.scope)
+                sqlx::query("INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, created_at, expires_at, rotated_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+                    .bind(&r.token_hash).bind(&r.family_id).bind(&r.client_id).bind(&r.user_id).bind(&r.scope)
                     .bind(r.created_at).bind(r.expires_at).bind(r.rotated_at).bind(r.revoked_at)
                     .execute(&mut *tx).await?;
             }
@@ -182,8 +182,8 @@ impl Store {
                     .bind(&s.name).bind(&s.value).bind(s.created_at).execute(&mut *tx).await?;
             }
             for c in &s.consumed_codes {
-                sqlx::query("INSERT INTO consumed_codes (code_hash, expires_at) VALUES ($1, $2) ON CONFLICT (code_hash) DO NOTHING")
-                    .bind(&c.code_hash).bind(c.expires_at).execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO consumed_codes (code_hash, family_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (code_hash) DO NOTHING")
+                    .bind(&c.code_hash).bind(&c.family_id).bind(c.expires_at).execute(&mut *tx).await?;
             }
             tx.commit().await?;
             Ok(())

@@ -34,7 +34,7 @@ impl AuthServer {
             }
             return Err(e.into());
         }
-        let family = self.new_refresh_family(client, &grant.user_id, &grant.scope, Some(hash.clone()))?;
+        let family = self.new_refresh_family(client, &grant.user_id, &grant.scope)?;
         // §4.1.2: single use, atomic even across instances: one racing request wins, and
         // the refresh family is stored with the win or not at all.
         let keep_until = grant.expires_at + CONSUMED_CODE_KEPT_AFTER_EXPIRY;

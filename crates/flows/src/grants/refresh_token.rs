@@ -66,7 +66,6 @@ impl AuthServer {
         let row = NewRefreshToken {
             hash: successor.hash(),
             family_id: stored.family_id.clone(),
-            code_hash: stored.code_hash.clone(),
             grant: RefreshGrant { ..stored.grant.clone() },
             created_at: now,
         };

@@ -38,11 +38,10 @@ async fn seed(store: &Store) -> (Client, User) {
     (c, user(store, "alice").await)
 }
 
-fn refresh(token: &str, family: &str, c: &Client, u: &User, code: Option<&str>) -> NewRefreshToken {
+fn refresh(token: &str, family: &str, c: &Client, u: &User) -> NewRefreshToken {
     NewRefreshToken {
         hash: SecretHash::of(token),
         family_id: family.into(),
-        code_hash: code.map(SecretHash::of),
         grant: RefreshGrant {
             client_id: c.id.clone(),
             user_id: u.id.clone(),
@@ -143,7 +142,7 @@ pub async fn rfc6749_4_1_2_code_and_its_refresh_family_stored_once_under_race(st
     let tasks: Vec<_> = (0..8)
         .map(|i| {
             let (store, hash, user) = (store.clone(), hash.clone(), u.id.clone());
-            let first = refresh(&format!("rt-{i}"), &format!("fam-{i}"), &c, &u, Some("code"));
+            let first = refresh(&format!("rt-{i}"), &format!("fam-{i}"), &c, &u);
             tokio::spawn(async move { store.consume_code(&hash, &user, 2300, Some(&first)).await.unwrap() })
         })
         .collect();
@@ -166,7 +165,7 @@ pub async fn rfc6749_4_1_2_code_and_its_refresh_family_stored_once_under_race(st
 pub async fn rfc6749_4_1_2_a_deleted_users_code_redeems_nothing(store: &Store) {
     let (c, u) = seed(store).await;
     assert!(store.delete_user(&u.username).await.unwrap());
-    let first = refresh("rt", "fam", &c, &u, Some("code"));
+    let first = refresh("rt", "fam", &c, &u);
     assert!(!store.consume_code(&SecretHash::of("code"), &u.id, 2300, Some(&first)).await.unwrap());
     assert!(!store.consume_code(&SecretHash::of("code2"), &u.id, 2300, None).await.unwrap());
     assert!(!store.code_consumed(&SecretHash::of("code")).await.unwrap());
@@ -180,15 +179,15 @@ pub async fn rfc6749_4_1_2_a_deleted_users_code_redeems_nothing(store: &Store) {
 pub async fn a_failed_two_statement_write_changes_nothing(store: &Store) {
     let (c, u) = seed(store).await;
     let code = SecretHash::of("code");
-    let mut orphan = refresh("rt-orphan", "fam", &c, &u, Some("code"));
+    let mut orphan = refresh("rt-orphan", "fam", &c, &u);
     orphan.grant.client_id = "no-such-client".into(); // the foreign key fails
     assert!(store.consume_code(&code, &u.id, 2300, Some(&orphan)).await.is_err());
     assert!(!store.code_consumed(&code).await.unwrap());
     assert!(store.refresh_token(&orphan.hash).await.unwrap().is_none());
 
-    store.insert_refresh_token(&refresh("old", "fam", &c, &u, None)).await.unwrap();
-    store.insert_refresh_token(&refresh("taken", "fam", &c, &u, None)).await.unwrap();
-    let clash = refresh("taken", "fam", &c, &u, None); // the successor's digest exists
+    store.insert_refresh_token(&refresh("old", "fam", &c, &u)).await.unwrap();
+    store.insert_refresh_token(&refresh("taken", "fam", &c, &u)).await.unwrap();
+    let clash = refresh("taken", "fam", &c, &u); // the successor's digest exists
     assert!(matches!(
         store.rotate_refresh_token(&SecretHash::of("old"), &clash, 1100).await,
         Err(StoreError::Conflict)
@@ -197,11 +196,11 @@ pub async fn a_failed_two_statement_write_changes_nothing(store: &Store) {
 
     // Every writer connection still works (none was left inside a transaction).
     for i in 0..8 {
-        let next = refresh(&format!("next-{i}"), "fam", &c, &u, None);
+        let next = refresh(&format!("next-{i}"), "fam", &c, &u);
         let from = if i == 0 { "old".to_owned() } else { format!("next-{}", i - 1) };
         assert!(store.rotate_refresh_token(&SecretHash::of(&from), &next, 1200).await.unwrap());
     }
-    let first = refresh("rt", "fam2", &c, &u, Some("code"));
+    let first = refresh("rt", "fam2", &c, &u);
     assert!(store.consume_code(&code, &u.id, 2300, Some(&first)).await.unwrap());
 }
 
@@ -244,7 +243,7 @@ pub async fn concurrent_writes_fail_alone(store: &Store) {
 
 pub async fn rfc9700_4_14_2_refresh_rotates_once_under_race(store: &Store) {
     let (c, u) = seed(store).await;
-    store.insert_refresh_token(&refresh("rt0", "fam", &c, &u, Some("code"))).await.unwrap();
+    store.insert_refresh_token(&refresh("rt0", "fam", &c, &u)).await.unwrap();
     let store = Arc::new(store.clone());
     let tasks: Vec<_> = (0..8)
         .map(|i| {
@@ -252,11 +251,7 @@ pub async fn rfc9700_4_14_2_refresh_rotates_once_under_race(store: &Store) {
             let (c, u) = (c.clone(), u.clone());
             tokio::spawn(async move {
                 store
-                    .rotate_refresh_token(
-                        &SecretHash::of("rt0"),
-                        &refresh(&format!("rt1-{i}"), "fam", &c, &u, Some("code")),
-                        1100,
-                    )
+                    .rotate_refresh_token(&SecretHash::of("rt0"), &refresh(&format!("rt1-{i}"), "fam", &c, &u), 1100)
                     .await
                     .unwrap()
             })
@@ -276,7 +271,7 @@ pub async fn rfc9700_4_14_2_refresh_rotates_once_under_race(store: &Store) {
 /// family's binding and absolute expiry in the successor, and wins once under a race.
 pub async fn rfc6749_6_live_refresh_token_rotated_in_one_write(store: &Store) {
     let (c, u) = seed(store).await;
-    store.insert_refresh_token(&refresh("rt", "fam", &c, &u, Some("code"))).await.unwrap();
+    store.insert_refresh_token(&refresh("rt", "fam", &c, &u)).await.unwrap();
     let (old, next) = (SecretHash::of("rt"), SecretHash::of("rt-next"));
     assert!(store.rotate_live_refresh_token(&old, "another-client", &next, 1100).await.unwrap().is_none());
     assert!(store.rotate_live_refresh_token(&old, &c.id, &next, 9000).await.unwrap().is_none(), "expired");
@@ -302,33 +297,40 @@ pub async fn rfc6749_6_live_refresh_token_rotated_in_one_write(store: &Store) {
     let successor = store.refresh_token(&SecretHash::of(&format!("rt-{}", winners[0]))).await.unwrap().unwrap();
     assert_eq!((successor.family_id.as_str(), successor.grant.expires_at), ("fam", 9000));
     assert_eq!((successor.grant.client_id.as_str(), successor.grant.user_id.as_str()), (c.id.as_str(), u.id.as_str()));
-    assert_eq!(successor.code_hash, Some(SecretHash::of("code")));
     assert!(successor.rotated_at.is_none() && successor.revoked_at.is_none());
     assert_eq!(store.refresh_token(&old).await.unwrap().unwrap().rotated_at, Some(1100));
 }
 
 pub async fn rfc9700_4_14_2_family_and_code_revocation(store: &Store) {
     let (c, u) = seed(store).await;
-    store.insert_refresh_token(&refresh("a1", "famA", &c, &u, Some("codeA"))).await.unwrap();
+    store.insert_refresh_token(&refresh("a1", "famA", &c, &u)).await.unwrap();
+    assert!(store.rotate_refresh_token(&SecretHash::of("a1"), &refresh("a2", "famA", &c, &u), 1).await.unwrap());
+    // famB came from codeB: its first token is stored with the code's redemption.
     assert!(
-        store
-            .rotate_refresh_token(&SecretHash::of("a1"), &refresh("a2", "famA", &c, &u, Some("codeA")), 1)
-            .await
-            .unwrap()
+        store.consume_code(&SecretHash::of("codeB"), &u.id, 2300, Some(&refresh("b1", "famB", &c, &u))).await.unwrap()
     );
-    store.insert_refresh_token(&refresh("b1", "famB", &c, &u, Some("codeB"))).await.unwrap();
     assert_eq!(store.revoke_refresh_family("famA", 5).await.unwrap(), 2);
     assert_eq!(store.refresh_token(&SecretHash::of("a2")).await.unwrap().unwrap().revoked_at, Some(5));
     assert!(store.refresh_token(&SecretHash::of("b1")).await.unwrap().unwrap().revoked_at.is_none());
     // A revoked token cannot be rotated.
-    assert!(!store.rotate_refresh_token(&SecretHash::of("a2"), &refresh("a3", "famA", &c, &u, None), 6).await.unwrap());
-    assert_eq!(store.revoke_refresh_by_code(&SecretHash::of("codeB"), 7).await.unwrap(), 1);
-    assert_eq!(store.refresh_token(&SecretHash::of("b1")).await.unwrap().unwrap().revoked_at, Some(7));
+    assert!(!store.rotate_refresh_token(&SecretHash::of("a2"), &refresh("a3", "famA", &c, &u), 6).await.unwrap());
+    assert!(store.rotate_refresh_token(&SecretHash::of("b1"), &refresh("b2", "famB", &c, &u), 6).await.unwrap());
+    assert_eq!(store.revoke_refresh_by_code(&SecretHash::of("codeB"), 7).await.unwrap(), 2);
+    assert_eq!(store.refresh_token(&SecretHash::of("b2")).await.unwrap().unwrap().revoked_at, Some(7));
+    assert_eq!(
+        store.refresh_token(&SecretHash::of("a2")).await.unwrap().unwrap().revoked_at,
+        Some(5),
+        "famA untouched"
+    );
+    // A code redeemed without a refresh family, or never redeemed, revokes nothing.
+    assert!(store.consume_code(&SecretHash::of("codeC"), &u.id, 2300, None).await.unwrap());
+    assert_eq!(store.revoke_refresh_by_code(&SecretHash::of("codeC"), 8).await.unwrap(), 0);
+    assert_eq!(store.revoke_refresh_by_code(&SecretHash::of("codeD"), 8).await.unwrap(), 0);
 }
 
 pub async fn removing_a_client_removes_what_it_was_issued(store: &Store) {
     let (c, u) = seed(store).await;
-    store.insert_refresh_token(&refresh("rt", "fam", &c, &u, None)).await.unwrap();
+    store.insert_refresh_token(&refresh("rt", "fam", &c, &u)).await.unwrap();
     store.grant_consent(&u.id, &c.id, &Scope::from_tokens(["profile"]), 1).await.unwrap();
     assert!(store.delete_client(&c.id).await.unwrap());
     assert!(store.refresh_token(&SecretHash::of("rt")).await.unwrap().is_none());
@@ -411,7 +413,7 @@ pub async fn access_tokens_and_revocation(store: &Store) {
     // A client's own token has no user; a revoked family makes its tokens not live.
     let client_token = store.jwt_standing("j3", Some("fam"), &c.id).await.unwrap();
     assert_eq!(client_token, TokenStanding::default());
-    store.insert_refresh_token(&refresh("rt", "fam", &c, &u, None)).await.unwrap();
+    store.insert_refresh_token(&refresh("rt", "fam", &c, &u)).await.unwrap();
     assert!(store.jwt_standing("j3", Some("fam"), &c.id).await.unwrap().is_live());
     store.revoke_refresh_family("fam", 19).await.unwrap();
     assert!(store.jwt_standing("j3", Some("fam"), &c.id).await.unwrap().family_revoked);
@@ -474,7 +476,7 @@ pub async fn housekeeping_deletes_only_expired_rows_in_batches(store: &Store) {
         // 20 expired at 100, 5 live until 9000.
         let expires = if i < 20 { 100 } else { 9000 };
         assert!(store.consume_code(&SecretHash::of(&format!("code{i}")), &u.id, expires, None).await.unwrap());
-        let mut rt = refresh(&format!("rt{i}"), &format!("fam{i}"), &c, &u, None);
+        let mut rt = refresh(&format!("rt{i}"), &format!("fam{i}"), &c, &u);
         rt.grant.expires_at = expires;
         store.insert_refresh_token(&rt).await.unwrap();
         store
