@@ -25,12 +25,23 @@ use tower_http::trace::TraceLayer;
 
 pub use pages::Pages;
 
-/// Shared state of every handler.
+/// Shared state of every handler. axum clones it for every request: one reference count,
+/// not one for each of the server's parts.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// What [`AppState`] shares.
+pub struct Shared {
     auth: AuthServer,
-    pages: Arc<Pages>,
+    pages: Pages,
     cookies: cookies::CookiePolicy,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 impl AppState {
@@ -38,7 +49,7 @@ impl AppState {
     /// when the issuer is an https URL.
     pub fn new(auth: AuthServer) -> Result<AppState, minijinja::Error> {
         let secure = auth.settings().issuer.starts_with("https://");
-        Ok(AppState { auth, pages: Arc::new(Pages::new()?), cookies: cookies::CookiePolicy::new(secure) })
+        Ok(AppState(Arc::new(Shared { auth, pages: Pages::new()?, cookies: cookies::CookiePolicy::new(secure) })))
     }
 }
 
