@@ -68,7 +68,7 @@ impl CodeSeal {
         now: UnixTime,
     ) -> Result<CodeSeal, FlowError> {
         let mut fresh = [0u8; 32];
-        getrandom::fill(&mut fresh).map_err(|e| FlowError::Crypto(format!("OS random generator: {e}")))?;
+        secrets::fill_random(&mut fresh)?;
         let candidate = match encryption_secret {
             Some(secret) => [&[ENCRYPTED][..], &seal_at_rest(secret, KEY_NAME, &fresh)?].concat(),
             None => [&[PLAIN][..], &fresh].concat(),

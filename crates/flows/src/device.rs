@@ -93,7 +93,7 @@ fn new_user_code() -> Result<String, FlowError> {
     let mut out = String::with_capacity(8);
     while out.len() < 8 {
         let mut buf = [0u8; 16];
-        getrandom::fill(&mut buf).map_err(|e| FlowError::Crypto(e.to_string()))?;
+        secrets::fill_random(&mut buf)?;
         // Rejection sampling: 240 is the largest multiple of 20 below 256, so no letter is favoured.
         for b in buf.into_iter().filter(|b| *b < 240) {
             if out.len() < 8 {

@@ -143,7 +143,7 @@ fn kek(secret: &str) -> Result<LessSafeKey, FlowError> {
 /// Encrypts `plain` with the operator's secret (for storage), bound to the name `kid`.
 pub(crate) fn seal_at_rest(secret: &str, kid: &str, plain: &[u8]) -> Result<Vec<u8>, FlowError> {
     let mut nonce = [0u8; NONCE_LEN];
-    getrandom::fill(&mut nonce).map_err(crypto)?;
+    secrets::fill_random(&mut nonce)?;
     let mut data = plain.to_vec();
     kek(secret)?
         .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(kid.as_bytes()), &mut data)

@@ -15,10 +15,15 @@ pub const CLIENT_SECRET_PREFIX: &str = "lks_";
 /// Prefix of login session ids.
 pub const SESSION_PREFIX: &str = "lkss_";
 
+/// Fills `buf` from the OS generator.
+pub fn fill_random(buf: &mut [u8]) -> Result<(), FlowError> {
+    getrandom::fill(buf).map_err(|e| FlowError::Crypto(format!("OS random generator: {e}")))
+}
+
 /// `bytes` random bytes as base64url.
 pub fn random_b64(bytes: usize) -> Result<String, FlowError> {
     let mut buf = vec![0u8; bytes];
-    getrandom::fill(&mut buf).map_err(|e| FlowError::Crypto(format!("OS random generator: {e}")))?;
+    fill_random(&mut buf)?;
     Ok(URL_SAFE_NO_PAD.encode(buf))
 }
 

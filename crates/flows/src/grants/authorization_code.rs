@@ -28,11 +28,7 @@ impl AuthServer {
         let hash = code.hash();
         let now = self.now();
         if let Err(e) = token::redeem_code(&grant, &client.id, redirect_uri, code_verifier, now) {
-            // A second use is a replay, whatever else is wrong with it.
-            if self.store.code_consumed(&hash).await? {
-                return Err(self.code_replayed(client, &hash, now).await);
-            }
-            return Err(e.into());
+            return Err(self.refused(client, &hash, now, e.into()).await);
         }
         let family = self.new_refresh_family(client, &grant.user_id, &grant.scope)?;
         // §4.1.2: single use, atomic even across instances: one racing request wins, and
@@ -40,12 +36,20 @@ impl AuthServer {
         let keep_until = grant.expires_at + CONSUMED_CODE_KEPT_AFTER_EXPIRY;
         let row = family.as_ref().map(|(_, row)| row);
         if !self.store.consume_code(&hash, &grant.user_id, keep_until, row).await? {
-            if self.store.code_consumed(&hash).await? {
-                return Err(self.code_replayed(client, &hash, now).await);
-            }
-            return Err(OAuthError::invalid_grant("the resource owner's account no longer exists").into());
+            let gone = OAuthError::invalid_grant("the resource owner's account no longer exists");
+            return Err(self.refused(client, &hash, now, gone.into()).await);
         }
         self.user_tokens(client, &grant.user_id, &grant.scope, family).await
+    }
+
+    /// Why a redemption was refused: a replay when the code was redeemed before, whatever
+    /// else is wrong with it; `reason` otherwise.
+    async fn refused(&self, client: &Client, hash: &SecretHash, now: i64, reason: FlowError) -> FlowError {
+        match self.store.code_consumed(hash).await {
+            Ok(true) => self.code_replayed(client, hash, now).await,
+            Ok(false) => reason,
+            Err(e) => e.into(),
+        }
     }
 
     /// §4.1.2: "If an authorization code is used more than once, the authorization server
