@@ -51,14 +51,19 @@ impl Purged {
     }
 }
 
-/// Runs every purge on one connection (the same body for both backends).
+/// Runs every purge on one connection (the same body for both backends). `$hold` is taken
+/// for each statement: on SQLite the write gate, so that a long run lets the hot writes in
+/// between its batches.
 macro_rules! purge_on {
-    ($conn:expr, $before:expr, $batch:expr, $max:expr) => {{
+    ($conn:expr, $before:expr, $batch:expr, $max:expr, $hold:expr) => {{
         let mut rows = Vec::new();
         for (table, sql) in PURGES {
             let mut total = 0u64;
             for _ in 0..$max {
-                let n = sqlx::query(sql).bind($before).bind($batch).execute(&mut *$conn).await?.rows_affected();
+                let n = {
+                    let _held = $hold;
+                    sqlx::query(sql).bind($before).bind($batch).execute(&mut *$conn).await?.rows_affected()
+                };
                 total += n;
                 if n < $batch as u64 {
                     break;
@@ -77,9 +82,8 @@ impl Store {
     pub async fn purge_expired(&self, before: UnixTime, batch: i64, max_batches: u32) -> Result<Purged, StoreError> {
         match &self.backend {
             Backend::Sqlite { write: pool, gate, .. } => {
-                let _shared = gate.read().await;
                 let mut conn = pool.acquire().await?;
-                purge_on!(conn, before, batch, max_batches)
+                purge_on!(conn, before, batch, max_batches, gate.read().await)
             }
             Backend::Postgres(pool) => {
                 let mut conn = pool.acquire().await?;
@@ -88,7 +92,7 @@ impl Store {
                 if !locked {
                     return Ok(Purged { rows: Vec::new(), ran: false });
                 }
-                let result = async { purge_on!(conn, before, batch, max_batches) }.await;
+                let result = async { purge_on!(conn, before, batch, max_batches, ()) }.await;
                 let unlocked =
                     sqlx::query("SELECT pg_advisory_unlock($1)").bind(JANITOR_LOCK).execute(&mut *conn).await;
                 if result.is_err() || unlocked.is_err() {

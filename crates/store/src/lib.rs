@@ -13,6 +13,7 @@
 
 mod access_tokens;
 mod audit;
+mod checkpoint;
 mod clients;
 mod codes;
 mod consents;
@@ -64,6 +65,7 @@ enum Backend {
         write: SqlitePool,
         gate: Arc<tokio::sync::RwLock<()>>,
         group: group_commit::GroupWriter,
+        checkpointer: checkpoint::Checkpointer,
     },
     Postgres(PgPool),
 }
@@ -194,7 +196,9 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(5));
+                .busy_timeout(Duration::from_secs(5))
+                // The checkpoints run beside the writers ([`checkpoint`]), not in their commits.
+                .pragma("wal_autocheckpoint", "0");
             // An embedded connection cannot go stale: no ping on every acquire, which would
             // cost one more round trip to the connection's thread per statement.
             let write = SqlitePoolOptions::new()
@@ -214,8 +218,9 @@ impl Store {
                 .connect_with(connect.clone())
                 .await?;
             let gate = Arc::new(tokio::sync::RwLock::new(()));
+            let checkpointer = checkpoint::Checkpointer::start(&connect, gate.clone()).await?;
             let group = group_commit::GroupWriter::start(connect, gate.clone()).await?;
-            Backend::Sqlite { read, write, gate, group }
+            Backend::Sqlite { read, write, gate, group, checkpointer }
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let connect = PgConnectOptions::from_str(url)
                 .map_err(|e| StoreError::Config(format!("database URL: {e}")))?
@@ -277,8 +282,9 @@ impl Store {
     /// Closes every connection.
     pub async fn close(&self) {
         match &self.backend {
-            Backend::Sqlite { read, write, group, .. } => {
+            Backend::Sqlite { read, write, group, checkpointer, .. } => {
                 group.close().await;
+                checkpointer.close().await;
                 read.close().await;
                 write.close().await;
             }
