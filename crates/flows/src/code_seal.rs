@@ -33,7 +33,11 @@ const KEY_NAME: &str = "code_sealing_key";
 const PLAIN: u8 = 0;
 const ENCRYPTED: u8 = 1;
 /// The format version, first byte of every sealed code and part of what is authenticated.
-const VERSION: u8 = 1;
+/// Version 2 codes are recorded, once redeemed, under their expiry and digest
+/// ([`latchkey_protocol::secret::SecretHash::at`]); version 1 codes were recorded under
+/// their digest alone, so they no longer open: one redeemed before an upgrade could
+/// otherwise be redeemed again after it.
+const VERSION: u8 = 2;
 const TAG_LEN: usize = 16;
 
 /// The binding inside a code, with short names: it travels in a URL.
@@ -210,6 +214,18 @@ mod tests {
         for bad in ["", "lkc_", "lkc_AAAA", "lkx_", &text[..text.len() - 1], &format!("{text}A"), &text[4..]] {
             assert!(s.open(&AuthorizationCode::new(bad)).is_none(), "{bad}");
         }
+    }
+
+    /// Version 1 codes were recorded under another key once redeemed: one redeemed before
+    /// an upgrade must not open (and be redeemed again) after it.
+    #[test]
+    fn rfc6749_4_1_2_a_code_of_the_previous_format_does_not_open() {
+        let s = seal();
+        let mut data = br#"{"c":"client-1","u":"user-1","r":"https://app.example/cb","g":true,"s":"openid","p":null,"e":1800000060}"#.to_vec();
+        let nonce = s.key.seal_in_place_append_tag(Aad::from([b'l', b'k', b'c', b'_', 1]), &mut data).unwrap();
+        let v1 = [&[1u8][..], nonce.as_ref(), &data].concat();
+        let code = AuthorizationCode::new(format!("lkc_{}", URL_SAFE_NO_PAD.encode(v1)));
+        assert!(s.open(&code).is_none());
     }
 
     #[test]

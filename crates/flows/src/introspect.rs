@@ -24,7 +24,7 @@ impl AuthServer {
         if caller.client_type() == ClientType::Public {
             return Err(OAuthError::invalid_client("introspection needs a confidential client").into());
         }
-        let hash = SecretHash::of(token);
+        let hash = SecretHash::of_token(token);
         let refresh_first = TokenTypeHint::parse(hint) == Some(TokenTypeHint::RefreshToken);
         if refresh_first && let Some(r) = self.introspect_refresh(&hash, &caller.id).await? {
             return Ok(r);

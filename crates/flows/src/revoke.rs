@@ -13,7 +13,7 @@ impl AuthServer {
     /// revoked token is not an error (§2.2: "invalid tokens do not cause an error").
     pub async fn revoke(&self, creds: &ClientCredentials, token: &str, hint: Option<&str>) -> Result<(), FlowError> {
         let caller = self.authenticate_client(creds).await?;
-        let hash = SecretHash::of(token);
+        let hash = SecretHash::of_token(token);
         let now = self.now();
         // The hint only orders the lookups (§2.1: it is not trusted).
         let refresh_first = TokenTypeHint::parse(hint) != Some(TokenTypeHint::AccessToken);

@@ -76,7 +76,7 @@ impl AuthServer {
     ) -> Result<(String, i64), FlowError> {
         let now = self.now();
         let ttl = self.settings.access_token_ttl;
-        let jti = secrets::new_id()?;
+        let jti = secrets::new_ordered_id()?;
         match client.token_format {
             TokenFormat::Jwt => {
                 let claims = AccessTokenClaims {
@@ -93,7 +93,7 @@ impl AuthServer {
                 Ok((self.keys.sign(&claims, now).await?, ttl))
             }
             TokenFormat::Opaque => {
-                let token = AccessToken::new(secrets::new_secret(ACCESS_PREFIX)?);
+                let token = AccessToken::new(secrets::new_stamped_secret(ACCESS_PREFIX, now)?);
                 let row = AccessTokenRow {
                     jti,
                     client_id: client.id.clone(),
@@ -122,10 +122,10 @@ impl AuthServer {
             return Ok(None);
         }
         let now = self.now();
-        let token = RefreshToken::new(secrets::new_secret(secrets::REFRESH_PREFIX)?);
+        let token = RefreshToken::new(secrets::new_stamped_secret(secrets::REFRESH_PREFIX, now)?);
         let row = NewRefreshToken {
             hash: token.hash(),
-            family_id: secrets::new_id()?,
+            family_id: secrets::new_ordered_id()?,
             grant: RefreshGrant {
                 client_id: client.id.clone(),
                 user_id: user_id.to_owned(),

@@ -200,7 +200,7 @@ async fn opaque_tokens_are_random_and_stored_only_as_digests() {
     let c = opaque_client(&t).await;
     let body: Value = t.token(&c, &[("grant_type", "client_credentials")]).await.json().await.unwrap();
     let at = body["access_token"].as_str().unwrap();
-    assert!(at.starts_with("lka_") && at.len() == 47 && !at.contains('.'), "{at}");
+    assert!(at.starts_with("lka_") && at.len() == 55 && !at.contains('.'), "{at}");
     let path = t.db_url.trim_start_matches("sqlite://").to_owned();
     for file in [path.clone(), format!("{path}-wal")] {
         let bytes = std::fs::read(&file).unwrap_or_default();

@@ -25,7 +25,8 @@ impl AuthServer {
         let Some(grant) = self.codes.open(code) else {
             return Err(OAuthError::invalid_grant("unknown authorization code").into());
         };
-        let hash = code.hash();
+        // Keyed by its expiry, so the records of codes redeemed in turn sit side by side.
+        let hash = SecretHash::at(grant.expires_at, code.expose());
         let now = self.now();
         if let Err(e) = token::redeem_code(&grant, &client.id, redirect_uri, code_verifier, now) {
             return Err(self.refused(client, &hash, now, e.into()).await);

@@ -8,10 +8,8 @@
 //! Outside the grace period, or once the successor has been used, reuse revokes the family.
 
 use aws_lc_rs::hmac;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use latchkey_protocol::client::Client;
-use latchkey_protocol::secret::RefreshToken;
+use latchkey_protocol::secret::{RefreshToken, STAMPED_RANDOM_BYTES, stamp};
 use latchkey_protocol::token::{self, RefreshGrant, TokenResponse};
 use latchkey_protocol::{OAuthError, Scope};
 use latchkey_store::{NewRefreshToken, StoredRefreshToken};
@@ -20,11 +18,13 @@ use crate::audit::{Subject, kind};
 use crate::{AuthServer, FlowError, secrets};
 
 impl AuthServer {
-    /// The successor of a refresh token: `lkr_` + base64url(HMAC-SHA256(key, token)). Only
-    /// its digest is stored, like every token's.
-    fn successor_of(&self, presented: &RefreshToken) -> RefreshToken {
-        let tag = hmac::sign(&self.refresh_key, presented.expose().as_bytes());
-        RefreshToken::new(format!("{}{}", secrets::REFRESH_PREFIX, URL_SAFE_NO_PAD.encode(tag.as_ref())))
+    /// The successor of a refresh token rotated at `rotated_at`: stamped with that time,
+    /// its random part is HMAC-SHA256(key, token) ([`stamp`]). Only its key is stored, like
+    /// every token's.
+    fn successor_of(&self, presented: &RefreshToken, rotated_at: i64) -> RefreshToken {
+        let mut tag = [0u8; STAMPED_RANDOM_BYTES];
+        tag.copy_from_slice(hmac::sign(&self.refresh_key, presented.expose().as_bytes()).as_ref());
+        RefreshToken::new(stamp(secrets::REFRESH_PREFIX, rotated_at, &tag))
     }
 
     pub(crate) async fn refresh(
@@ -35,7 +35,7 @@ impl AuthServer {
     ) -> Result<TokenResponse, FlowError> {
         let hash = presented.hash();
         let now = self.now();
-        let successor = self.successor_of(presented);
+        let successor = self.successor_of(presented, now);
         // The usual case in one write: a live token of this client, no scope asked (§6:
         // then the scope is the one granted). The write checks what `token::refresh`
         // would; when it changes nothing, the token is read to say why.
@@ -93,8 +93,8 @@ impl AuthServer {
         let grace = self.settings.refresh_grace_period;
         let in_grace =
             stored.revoked_at.is_none() && stored.rotated_at.is_some_and(|at| now - at <= grace) && grace > 0;
-        if in_grace {
-            let successor = self.successor_of(presented);
+        if in_grace && let Some(rotated_at) = stored.rotated_at {
+            let successor = self.successor_of(presented, rotated_at);
             if let Some(next) = self.store.refresh_token(&successor.hash()).await?
                 && next.rotated_at.is_none()
                 && next.revoked_at.is_none()
