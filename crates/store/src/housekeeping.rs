@@ -42,6 +42,8 @@ pub struct Purged {
     pub rows: Vec<(&'static str, u64)>,
     /// False when another instance held the janitor lock, so this run did nothing.
     pub ran: bool,
+    /// True when the run stopped at its limit with expired rows left behind.
+    pub unfinished: bool,
 }
 
 impl Purged {
@@ -56,10 +58,10 @@ impl Purged {
 /// between its batches.
 macro_rules! purge_on {
     ($conn:expr, $before:expr, $batch:expr, $max:expr, $hold:expr) => {{
-        let mut rows = Vec::new();
+        let (mut rows, mut unfinished) = (Vec::new(), false);
         for (table, sql) in PURGES {
             let mut total = 0u64;
-            for _ in 0..$max {
+            for batch in 1..=$max {
                 let n = {
                     let _held = $hold;
                     sqlx::query(sql).bind($before).bind($batch).execute(&mut *$conn).await?.rows_affected()
@@ -68,10 +70,11 @@ macro_rules! purge_on {
                 if n < $batch as u64 {
                     break;
                 }
+                unfinished |= batch == $max;
             }
             rows.push((table, total));
         }
-        Ok::<Purged, StoreError>(Purged { rows, ran: true })
+        Ok::<Purged, StoreError>(Purged { rows, ran: true, unfinished })
     }};
 }
 
@@ -90,7 +93,7 @@ impl Store {
                 let (locked,): (bool,) =
                     sqlx::query_as("SELECT pg_try_advisory_lock($1)").bind(JANITOR_LOCK).fetch_one(&mut *conn).await?;
                 if !locked {
-                    return Ok(Purged { rows: Vec::new(), ran: false });
+                    return Ok(Purged { rows: Vec::new(), ran: false, unfinished: false });
                 }
                 let result = async { purge_on!(conn, before, batch, max_batches, ()) }.await;
                 let unlocked =

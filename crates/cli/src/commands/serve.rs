@@ -37,17 +37,22 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Deletes expired rows every minute (on PostgreSQL, one instance at a time).
+/// Deletes expired rows every minute, and more often while it is behind
+/// ([`latchkey_flows::next_janitor_run`]); on PostgreSQL, one instance at a time.
 pub fn spawn_janitor(auth: latchkey_flows::AuthServer) {
     tokio::spawn(async move {
         // The first run a minute after start: start-up stays fast.
-        let period = std::time::Duration::from_secs(60);
-        let mut every = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        let mut next = std::time::Duration::from_secs(60);
         loop {
-            every.tick().await;
-            if let Err(e) = auth.housekeeping().await {
-                tracing::warn!(error = %e, "housekeeping failed; will retry");
-            }
+            tokio::time::sleep(next).await;
+            let started = std::time::Instant::now();
+            next = match auth.housekeeping().await {
+                Ok(purged) => latchkey_flows::next_janitor_run(&purged, started.elapsed()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "housekeeping failed; will retry");
+                    std::time::Duration::from_secs(60)
+                }
+            };
         }
     });
 }

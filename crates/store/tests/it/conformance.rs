@@ -491,13 +491,16 @@ pub async fn housekeeping_deletes_only_expired_rows_in_batches(store: &Store) {
     let run = store.purge_expired(200, 3, 2).await.unwrap();
     assert!(run.ran);
     assert_eq!(run.total(), 18);
+    assert!(run.unfinished, "stopped at its limit with expired rows left");
     let mut total = run.total();
     while total < 60 {
-        let n = store.purge_expired(200, 3, 2).await.unwrap().total();
-        assert!(n > 0, "progress every run");
-        total += n;
+        let run = store.purge_expired(200, 3, 2).await.unwrap();
+        assert!(run.total() > 0, "progress every run");
+        total += run.total();
+        assert_eq!(run.unfinished, total < 60, "after {total} rows");
     }
-    assert_eq!(store.purge_expired(200, 3, 2).await.unwrap().total(), 0);
+    let last = store.purge_expired(200, 3, 2).await.unwrap();
+    assert_eq!((last.total(), last.unfinished), (0, false));
     for i in 0..25 {
         let live = i >= 20;
         assert_eq!(store.code_consumed(&SecretHash::of(&format!("code{i}"))).await.unwrap(), live);
