@@ -29,11 +29,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tracing::info!(address = %addr, "metrics at /metrics");
     }
     spawn_janitor(auth.clone());
+    let store = auth.store().clone();
     tokio::task::spawn_blocking(latchkey_flows::warm_up_crypto);
     let state = AppState::new(auth)?;
     tracing::info!(address = %addr, issuer = %config.issuer(), database = %super::redact_url(&config.database_url), "Latchkey listening");
     eprintln!("Latchkey listening on http://{addr} (issuer {})", config.issuer());
-    latchkey_server::serve(listener, state, shutdown_signal()).await.context("server")?;
+    let served = latchkey_server::serve(listener, state, shutdown_signal()).await.context("server");
+    // Finishes the writes in flight; on SQLite the last connection to close copies the
+    // write-ahead log into the database file and removes it.
+    store.close().await;
+    served?;
     Ok(())
 }
 
