@@ -32,12 +32,25 @@ pub struct DemoHandle {
     /// The demo client: open this in a browser.
     pub client_url: String,
     shutdown: tokio::sync::watch::Sender<bool>,
+    authorization_server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    store: Store,
 }
 
 impl DemoHandle {
     /// Stops the three servers.
     pub fn stop(&self) {
         let _ = self.shutdown.send(true);
+    }
+
+    /// Stops the three servers, lets the authorization server finish its requests in
+    /// flight, and closes its store (on SQLite that folds the write-ahead log back into
+    /// the database file).
+    pub async fn shutdown(mut self) {
+        self.stop();
+        if let Some(server) = self.authorization_server.take() {
+            let _ = server.await;
+        }
+        self.store.close().await;
     }
 }
 
@@ -103,7 +116,8 @@ pub async fn start(port: u16, db: &Path, access_token_ttl: i64) -> anyhow::Resul
         }
     };
     crate::commands::spawn_janitor(auth.clone());
-    tokio::spawn(latchkey_server::serve(as_listener, AppState::new(auth)?, stop()));
+    let store = auth.store().clone();
+    let authorization_server = tokio::spawn(latchkey_server::serve(as_listener, AppState::new(auth)?, stop()));
     let api = api::router(&issuer, &api_url);
     let api_stop = stop();
     tokio::spawn(async move { axum::serve(api_listener, api).with_graceful_shutdown(api_stop).await });
@@ -116,7 +130,14 @@ pub async fn start(port: u16, db: &Path, access_token_ttl: i64) -> anyhow::Resul
     })?;
     let app_stop = stop();
     tokio::spawn(async move { axum::serve(client_listener, app).with_graceful_shutdown(app_stop).await });
-    Ok(DemoHandle { issuer, api_url, client_url, shutdown: tx })
+    Ok(DemoHandle {
+        issuer,
+        api_url,
+        client_url,
+        shutdown: tx,
+        authorization_server: Some(authorization_server),
+        store,
+    })
 }
 
 /// `latchkey demo`.
@@ -132,6 +153,6 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         args.db.display()
     );
     crate::commands::shutdown_signal().await;
-    demo.stop();
+    demo.shutdown().await;
     Ok(())
 }
