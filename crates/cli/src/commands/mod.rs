@@ -4,8 +4,6 @@ mod admin;
 mod serve;
 mod token;
 
-pub use serve::{shutdown_signal, spawn_janitor};
-
 use std::sync::Arc;
 
 use anyhow::Context;

@@ -4,6 +4,7 @@ use anyhow::Context;
 use latchkey_server::AppState;
 
 use crate::config::Config;
+use crate::lifecycle::{shutdown_signal, spawn_janitor};
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let addr = config.bind_addr()?;
@@ -40,52 +41,4 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     store.close().await;
     served?;
     Ok(())
-}
-
-/// Deletes expired rows every minute, and more often while it is behind
-/// ([`latchkey_flows::next_janitor_run`]); on PostgreSQL, one instance at a time.
-pub fn spawn_janitor(auth: latchkey_flows::AuthServer) {
-    tokio::spawn(async move {
-        // The first run a minute after start: start-up stays fast.
-        let mut next = std::time::Duration::from_secs(60);
-        loop {
-            tokio::time::sleep(next).await;
-            let started = std::time::Instant::now();
-            next = match auth.housekeeping().await {
-                Ok(purged) => latchkey_flows::next_janitor_run(&purged, started.elapsed()),
-                Err(e) => {
-                    tracing::warn!(error = %e, "housekeeping failed; will retry");
-                    std::time::Duration::from_secs(60)
-                }
-            };
-        }
-    });
-}
-
-/// Resolves on Ctrl-C or SIGTERM. The handlers are installed when this is called, not
-/// when the future is first polled: a SIGTERM that comes just after the first request was
-/// answered is not lost (the benchmark's start-up runs found that race).
-pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
-    #[cfg(unix)]
-    let (term, interrupt) = {
-        use tokio::signal::unix::{SignalKind, signal};
-        (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
-    };
-    async move {
-        #[cfg(unix)]
-        match (term, interrupt) {
-            (Ok(mut term), Ok(mut interrupt)) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = interrupt.recv() => {}
-                }
-            }
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-        #[cfg(not(unix))]
-        let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("shutting down");
-    }
 }

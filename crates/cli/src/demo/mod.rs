@@ -115,7 +115,7 @@ pub async fn start(port: u16, db: &Path, access_token_ttl: i64) -> anyhow::Resul
             let _ = rx.wait_for(|v| *v).await;
         }
     };
-    crate::commands::spawn_janitor(auth.clone());
+    crate::lifecycle::spawn_janitor(auth.clone());
     let store = auth.store().clone();
     let authorization_server = tokio::spawn(latchkey_server::serve(as_listener, AppState::new(auth)?, stop()));
     let api = api::router(&issuer, &api_url);
@@ -152,7 +152,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         demo.api_url,
         args.db.display()
     );
-    crate::commands::shutdown_signal().await;
+    crate::lifecycle::shutdown_signal().await;
     demo.shutdown().await;
     Ok(())
 }

@@ -10,7 +10,7 @@ use latchkey_flows::{Decision, ScopeDefinition, UserCodeCheck};
 use latchkey_protocol::form::Params;
 use serde::Serialize;
 
-use super::authorize::{current_user, decision, flow_error, page_form, show_error};
+use super::browser::{current_user, decision, flow_error, page_form, show_error};
 use super::login::{LoginForm, message, render_login};
 use crate::AppState;
 use crate::form::read_query;

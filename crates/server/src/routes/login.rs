@@ -12,7 +12,7 @@ use latchkey_protocol::form::Params;
 use latchkey_protocol::secret::Password;
 use serde::Serialize;
 
-use super::authorize::{current_user, flow_error, page_form, redirect, show_error};
+use super::browser::{current_user, flow_error, page_form, redirect, show_error};
 use crate::AppState;
 
 /// What the login page shows.

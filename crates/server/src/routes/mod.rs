@@ -1,6 +1,7 @@
 //! Routes of the authorization server.
 
 mod authorize;
+mod browser;
 mod device;
 mod discovery;
 mod endpoints;
