@@ -454,3 +454,25 @@ async fn ids_that_start_with_a_hyphen_are_not_read_as_flags() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// SIGTERM stops `serve` cleanly: the writes it was told about are kept, and on SQLite the
+/// write-ahead log is folded into the database file and removed, not left for the next
+/// start to recover.
+#[tokio::test]
+async fn serve_on_sigterm_keeps_its_writes_and_leaves_no_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, url) = serve(dir.path()).await;
+    let out = run_ok(dir.path(), &["clients", "add", "--name", "Machine", "--scope", "notes:read", "--json"], None);
+    let creds: Value = serde_json::from_str(&out).unwrap();
+    let (id, secret) = (creds["client_id"].as_str().unwrap(), creds["client_secret"].as_str().unwrap());
+    let token_args = ["token", "--issuer", &url, "--client-id", id, "--client-secret", secret, "--client-credentials"];
+    run_ok(dir.path(), &token_args, None);
+    assert!(dir.path().join("latchkey.db-wal").exists(), "the server writes through the log");
+
+    let term = Command::new("kill").args(["-TERM", &server.0.id().to_string()]).status().unwrap();
+    assert!(term.success());
+    let exited = server.0.wait().unwrap();
+    assert!(exited.success(), "{exited:?}");
+    assert!(!dir.path().join("latchkey.db-wal").exists(), "the log was left behind");
+    assert!(run_ok(dir.path(), &["clients", "list", "--json"], None).contains(id));
+}
