@@ -5,8 +5,8 @@
 /// ([`latchkey_flows::next_janitor_run`]); on PostgreSQL, one instance at a time.
 pub fn spawn_janitor(auth: latchkey_flows::AuthServer) {
     tokio::spawn(async move {
-        // The first run a minute after start: start-up stays fast.
-        let mut next = std::time::Duration::from_secs(60);
+        // The first run a period after start: start-up stays fast.
+        let mut next = latchkey_flows::JANITOR_PERIOD;
         loop {
             tokio::time::sleep(next).await;
             let started = std::time::Instant::now();
@@ -14,7 +14,7 @@ pub fn spawn_janitor(auth: latchkey_flows::AuthServer) {
                 Ok(purged) => latchkey_flows::next_janitor_run(&purged, started.elapsed()),
                 Err(e) => {
                     tracing::warn!(error = %e, "housekeeping failed; will retry");
-                    std::time::Duration::from_secs(60)
+                    latchkey_flows::JANITOR_PERIOD
                 }
             };
         }

@@ -13,8 +13,9 @@ const KEEP_AFTER_EXPIRY: i64 = 3600;
 /// Rows per delete statement, and statements per table per run.
 const BATCH: i64 = 1000;
 const MAX_BATCHES: u32 = 20;
-/// Time between janitor runs that found nothing left behind.
-const EVERY: Duration = Duration::from_secs(60);
+/// Time between janitor runs that found nothing left behind (and before the first, and
+/// after a failed one).
+pub const JANITOR_PERIOD: Duration = Duration::from_secs(60);
 /// A run that stopped at its limit is followed, after a rest this many times as long as it
 /// ran (and at least [`MIN_REST`]), by another: the janitor keeps up with any rate of
 /// expiry up to several hundred rows a second per table (a run of 20,000 rows from each of
@@ -25,7 +26,7 @@ const MIN_REST: Duration = Duration::from_secs(1);
 
 /// When the next janitor run should start, after `purged` that took `took`.
 pub fn next_janitor_run(purged: &Purged, took: Duration) -> Duration {
-    if purged.unfinished { (took * REST_PER_RUN).clamp(MIN_REST, EVERY) } else { EVERY }
+    if purged.unfinished { (took * REST_PER_RUN).clamp(MIN_REST, JANITOR_PERIOD) } else { JANITOR_PERIOD }
 }
 
 impl AuthServer {
@@ -50,11 +51,11 @@ mod tests {
     #[test]
     fn the_janitor_catches_up_in_a_twentieth_of_the_time() {
         let ms = Duration::from_millis;
-        assert_eq!(next_janitor_run(&run(false), ms(300)), EVERY);
+        assert_eq!(next_janitor_run(&run(false), ms(300)), JANITOR_PERIOD);
         assert_eq!(next_janitor_run(&run(true), ms(300)), ms(5700));
         assert_eq!(next_janitor_run(&run(true), ms(10)), MIN_REST);
-        assert_eq!(next_janitor_run(&run(true), Duration::from_secs(30)), EVERY);
+        assert_eq!(next_janitor_run(&run(true), Duration::from_secs(30)), JANITOR_PERIOD);
         let elsewhere = Purged { rows: Vec::new(), ran: false, unfinished: false };
-        assert_eq!(next_janitor_run(&elsewhere, ms(1)), EVERY, "another instance holds the lock");
+        assert_eq!(next_janitor_run(&elsewhere, ms(1)), JANITOR_PERIOD, "another instance holds the lock");
     }
 }

@@ -36,7 +36,7 @@ pub use authorize::{AuthorizeOutcome, Decision};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use device::{DeviceAuthorization, UserCodeCheck, format_user_code, normalise_user_code};
 pub use error::FlowError;
-pub use housekeeping::next_janitor_run;
+pub use housekeeping::{JANITOR_PERIOD, next_janitor_run};
 pub use keys::{KeyAlg, KeyPolicy, KeyRing, warm_up_crypto};
 pub use login::LoginError;
 pub use register::{RegisterError, Registered};

@@ -65,7 +65,11 @@ pub fn new_ordered_id() -> Result<String, FlowError> {
     let mut bytes = [0u8; 16];
     bytes[..6].copy_from_slice(&(millis as u64).to_be_bytes()[2..]);
     fill_random(&mut bytes[6..])?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    Ok(bytes
+        .iter()
+        .flat_map(|b| [char::from(HEX[usize::from(b >> 4)]), char::from(HEX[usize::from(b & 15)])])
+        .collect())
 }
 
 #[cfg(test)]

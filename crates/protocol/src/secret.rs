@@ -25,6 +25,9 @@ const TIME_BYTES: usize = 6;
 /// Random bytes of a stamped token, after its time.
 pub const STAMPED_RANDOM_BYTES: usize = 32;
 
+/// Characters of a stamped token after its prefix: base64url, unpadded, of its 38 bytes.
+const STAMPED_TEXT_LEN: usize = 51;
+
 impl SecretHash {
     /// Hashes a secret value.
     pub fn of(secret: &str) -> SecretHash {
@@ -37,7 +40,7 @@ impl SecretHash {
     /// however many rows the table holds (a digest alone scatters them over all of it).
     pub fn at(time: UnixTime, secret: &str) -> SecretHash {
         let mut key = Vec::with_capacity(TIME_BYTES + 32);
-        key.extend_from_slice(&time.to_be_bytes()[8 - TIME_BYTES..]);
+        key.extend_from_slice(&time_bytes(time));
         key.extend_from_slice(&Sha256::digest(secret.as_bytes()));
         SecretHash(key.into())
     }
@@ -72,14 +75,25 @@ impl SecretHash {
 /// time is not secret (a JWT says as much in `iat`); the random bytes are the secret.
 pub fn stamp(prefix: &str, issued_at: UnixTime, random: &[u8; STAMPED_RANDOM_BYTES]) -> String {
     let mut raw = [0u8; TIME_BYTES + STAMPED_RANDOM_BYTES];
-    raw[..TIME_BYTES].copy_from_slice(&issued_at.to_be_bytes()[8 - TIME_BYTES..]);
+    raw[..TIME_BYTES].copy_from_slice(&time_bytes(issued_at));
     raw[TIME_BYTES..].copy_from_slice(random);
     format!("{prefix}{}", URL_SAFE_NO_PAD.encode(raw))
 }
 
-/// The issue time of a token made by [`stamp`] (with a prefix ending in `_`).
+/// The low [`TIME_BYTES`] of `time`, big-endian: they sort as the times do.
+fn time_bytes(time: UnixTime) -> [u8; TIME_BYTES] {
+    let mut out = [0u8; TIME_BYTES];
+    out.copy_from_slice(&time.to_be_bytes()[8 - TIME_BYTES..]);
+    out
+}
+
+/// The issue time of a token made by [`stamp`] (with a prefix ending in `_`). Any other
+/// text is turned away by its length before anything is decoded.
 fn stamped_time(token: &str) -> Option<UnixTime> {
     let (_, body) = token.split_once('_')?;
+    if body.len() != STAMPED_TEXT_LEN {
+        return None;
+    }
     let mut raw = [0u8; TIME_BYTES + STAMPED_RANDOM_BYTES];
     if URL_SAFE_NO_PAD.decode_slice(body, &mut raw).ok()? != raw.len() {
         return None;
