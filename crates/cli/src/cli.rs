@@ -152,6 +152,9 @@ pub enum ClientsCommand {
         /// Access token format: jwt (default) or opaque (checked by introspection).
         #[arg(long, default_value = "jwt")]
         token_format: String,
+        /// A resource server: may introspect tokens issued to other clients (RFC 7662 §4).
+        #[arg(long)]
+        introspect: bool,
         /// Print `{"client_id":…,"client_secret":…}`.
         #[arg(long)]
         json: bool,
@@ -176,6 +179,16 @@ pub enum ClientsCommand {
         /// Client id.
         #[arg(allow_hyphen_values = true)]
         client_id: String,
+    },
+    /// Let a client (a resource server) introspect tokens issued to other clients, or stop
+    /// it (RFC 7662 §4); every client may always introspect its own tokens.
+    Introspection {
+        /// Client id.
+        #[arg(allow_hyphen_values = true)]
+        client_id: String,
+        /// `on` or `off`.
+        #[arg(value_parser = ["on", "off"])]
+        setting: String,
     },
     /// Give a confidential client a new secret; the old one stops working.
     RotateSecret {

@@ -46,8 +46,11 @@ pub struct Config {
     pub scopes: Vec<ScopeDefinition>,
     /// Dynamic client registration: `off`, `open` or `token` (RFC 7591).
     pub registration: String,
-    /// Scopes of a registration that names none; absent: every scope offered.
+    /// Scopes dynamic registration may grant for user-approved grants (and gives a
+    /// registration that names none); absent: every scope offered.
     pub registration_default_scopes: Option<Vec<String>>,
+    /// Scopes dynamically registered clients may obtain through client_credentials.
+    pub registration_client_credentials_scopes: Vec<String>,
     /// Seconds a rotated-in key is published before it signs.
     pub key_overlap: i64,
     /// Secret that encrypts signing keys at rest.
@@ -116,6 +119,7 @@ impl Default for Config {
             scopes: s.scopes,
             registration: "off".into(),
             registration_default_scopes: None,
+            registration_client_credentials_scopes: s.registration_client_credentials_scopes,
             key_overlap: s.keys.overlap,
             key_encryption_secret: None,
             device_code_ttl: s.device_code_ttl,
@@ -201,10 +205,14 @@ impl Config {
         if self.key_encryption_secret.as_ref().is_some_and(|s| s.len() < 16) {
             bail!("key_encryption_secret: use at least 16 characters");
         }
-        if let Some(list) = &self.registration_default_scopes {
+        let lists = [
+            ("registration_default_scopes", self.registration_default_scopes.as_deref().unwrap_or_default()),
+            ("registration_client_credentials_scopes", &self.registration_client_credentials_scopes),
+        ];
+        for (setting, list) in lists {
             for name in list {
                 if !self.scopes.iter().any(|s| &s.name == name) {
-                    bail!("registration_default_scopes: `{name}` is not one of the scopes");
+                    bail!("{setting}: `{name}` is not one of the scopes");
                 }
             }
         }
@@ -266,6 +274,7 @@ impl Config {
             },
             registration: self.registration_policy().unwrap_or_default(),
             registration_default_scopes: self.registration_default_scopes.clone(),
+            registration_client_credentials_scopes: self.registration_client_credentials_scopes.clone(),
             device_code_ttl: self.device_code_ttl,
             device_poll_interval: self.device_poll_interval,
             refresh_grace_period: self.refresh_grace_period,

@@ -27,6 +27,8 @@ pub struct NewClient {
     pub allow_no_pkce: bool,
     /// The access token format it receives.
     pub token_format: TokenFormat,
+    /// A resource server: may introspect tokens issued to other clients (RFC 7662 §4).
+    pub may_introspect: bool,
 }
 
 /// A registered client and, for a confidential one, its secret: shown once, never stored.
@@ -81,6 +83,11 @@ impl AuthServer {
                     self.settings.scope_set()
                 )));
             }
+            // RFC 6749 §3.3: a grant needs at least one scope token; an empty list would
+            // make every authorization one the user was never asked about (§10.2).
+            if asked.is_empty() {
+                return Err(FlowError::Invalid("--scope names no scope; leave it out to allow every scope".into()));
+            }
             Some(asked)
         };
         let mut grant_types = req.grant_types.clone();
@@ -121,6 +128,8 @@ impl AuthServer {
             created_at: self.now(),
             token_format: req.token_format,
             metadata: None,
+            registered_dynamically: false,
+            may_introspect: req.may_introspect,
         };
         self.store.insert_client(&client).await?;
         Ok(NewClientIssued { client, secret })
@@ -145,6 +154,16 @@ impl AuthServer {
         Ok(secret)
     }
 
+    /// Marks a client as a resource server that may introspect every token (RFC 7662 §4),
+    /// or takes that away.
+    pub async fn set_client_introspection(&self, client_id: &str, allowed: bool) -> Result<(), FlowError> {
+        if !self.store.set_client_introspection(client_id, allowed).await? {
+            return Err(FlowError::Invalid(format!("no client with id `{client_id}`")));
+        }
+        self.clients.forget(client_id);
+        Ok(())
+    }
+
     /// Adds a user with an Argon2id password hash.
     pub async fn add_user(&self, username: &str, password: &Password) -> Result<User, FlowError> {
         check_username(username)?;
@@ -162,15 +181,21 @@ impl AuthServer {
         }
     }
 
-    /// Sets a user's password.
+    /// Sets a user's password. Whoever knew the old one may have made grants with it: the
+    /// user's refresh families end (and with them the access tokens issued from them).
     pub async fn set_password(&self, username: &str, password: &Password) -> Result<(), FlowError> {
         check_password(password)?;
         let hash = self.hash_password(password).await?;
-        if self.store.set_password_hash(username, &hash).await? {
-            Ok(())
-        } else {
-            Err(FlowError::Invalid(format!("no user `{username}`")))
+        let Some(user) = self.store.user_by_name(username).await? else {
+            return Err(FlowError::Invalid(format!("no user `{username}`")));
+        };
+        if !self.store.set_password_hash(username, &hash).await? {
+            return Err(FlowError::Invalid(format!("no user `{username}`")));
         }
+        let revoked = self.store.revoke_user_families(&user.id, None, self.now()).await?;
+        let detail = Some(format!("{revoked} refresh tokens revoked"));
+        self.audit(kind::PASSWORD_CHANGED, Subject { actor: Some(username), detail, ..Subject::default() }).await;
+        Ok(())
     }
 
     /// Argon2id (OWASP baseline parameters), on the blocking pool, a bounded number at once.
@@ -215,9 +240,13 @@ impl AuthServer {
         if !self.store.delete_consent(&user.id, client_id).await? {
             return Err(FlowError::Invalid(format!("`{username}` has no consent for client `{client_id}`")));
         }
+        // What the consent allowed ends with it: the client's refresh families for this
+        // user, and the access tokens issued from them.
+        let revoked = self.store.revoke_user_families(&user.id, Some(client_id), self.now()).await?;
+        let detail = Some(format!("{revoked} refresh tokens revoked"));
         self.audit(
             kind::CONSENT_REVOKED,
-            Subject { actor: Some(username), client_id: Some(client_id), ..Subject::default() },
+            Subject { actor: Some(username), client_id: Some(client_id), detail, ..Subject::default() },
         )
         .await;
         Ok(())

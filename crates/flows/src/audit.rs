@@ -34,6 +34,8 @@ pub mod kind {
     pub const KEY_ROTATED: &str = "key_rotated";
     /// A signing key was retired.
     pub const KEY_RETIRED: &str = "key_retired";
+    /// An operator set a user's password; the user's refresh families were revoked.
+    pub const PASSWORD_CHANGED: &str = "password_changed";
 }
 
 /// What an event is about.

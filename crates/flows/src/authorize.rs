@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use latchkey_protocol::authorize::{self, AuthorizationRequest, AuthorizeError};
-use latchkey_protocol::client::Client;
+use latchkey_protocol::client::{Client, ClientType};
 use latchkey_protocol::form::Params;
 use latchkey_protocol::secret::SessionToken;
 use latchkey_protocol::token::CodeGrant;
@@ -17,14 +17,13 @@ use crate::{AuthServer, FlowError, ScopeDefinition};
 /// What the authorization endpoint does next.
 #[derive(Debug)]
 pub enum AuthorizeOutcome {
-    /// The resource owner must log in first.
+    /// The resource owner must log in first (and only then learns of an error, when the
+    /// client registered itself: RFC 9700 §4.11.2).
     Login {
-        /// The validated request.
-        request: AuthorizationRequest,
         /// The client asking.
         client: Arc<Client>,
     },
-    /// The resource owner must approve the scopes not approved before.
+    /// The resource owner must approve the request.
     Consent {
         /// The validated request.
         request: AuthorizationRequest,
@@ -34,6 +33,9 @@ pub enum AuthorizeOutcome {
         scopes: Vec<ScopeDefinition>,
         /// Who is asked.
         username: String,
+        /// The user approved all of this before: a public client still needs one click
+        /// (RFC 8252 §8.6), so the page only asks to continue.
+        remembered: bool,
     },
     /// Done: send the browser here (the client's redirection endpoint with a code or an error).
     Redirect(String),
@@ -67,20 +69,49 @@ impl AuthServer {
         params: &Params,
         session: Option<&SessionToken>,
     ) -> Result<AuthorizeOutcome, FlowError> {
-        let (request, client) = self.validate_authorization(params).await?;
+        let client_id = authorize::client_id(params).map_err(FlowError::Authorize)?;
+        let client = self.client(client_id).await?;
+        let request = match authorize::validate(params, client.as_deref(), &self.settings.scope_set()) {
+            Ok(request) => request,
+            // RFC 9700 §4.11.2: a redirect URI that anyone registered is not vouched for, so
+            // the server "MUST always authenticate the user first" before sending an error
+            // there; the standard error response still follows the login, with `state`.
+            Err(e @ AuthorizeError::Redirect { .. }) => match client {
+                Some(client) if client.registered_dynamically && !self.logged_in(session).await? => {
+                    return Ok(AuthorizeOutcome::Login { client });
+                }
+                _ => return Err(FlowError::Authorize(e)),
+            },
+            Err(e) => return Err(FlowError::Authorize(e)),
+        };
+        let client = client.ok_or_else(|| {
+            FlowError::Authorize(AuthorizeError::Show(OAuthError::invalid_request("unknown client_id")))
+        })?;
         let found = match session {
             Some(token) => self.store.session_user_consent(&token.hash(), &client.id, self.now()).await?,
             None => None,
         };
         let Some((user, approved)) = found else {
-            return Ok(AuthorizeOutcome::Login { request, client });
+            return Ok(AuthorizeOutcome::Login { client });
         };
-        if request.scope.is_subset(&approved.unwrap_or_default()) {
+        // §10.2: consent is a record of this user approving this client for these scopes;
+        // `request.scope` is never empty (§3.3), so no record means asking.
+        let remembered = approved.is_some_and(|approved| request.scope.is_subset(&approved));
+        // RFC 8252 §8.6: any local process can claim a public client's loopback redirect,
+        // so a public client never gets a code without the user seeing the page.
+        if remembered && client.client_type() == ClientType::Confidential {
             let url = self.issue_code(&request, &user)?;
             return Ok(AuthorizeOutcome::Redirect(url));
         }
         let scopes = self.describe_scope(&request.scope);
-        Ok(AuthorizeOutcome::Consent { request, client, scopes, username: user.username })
+        Ok(AuthorizeOutcome::Consent { request, client, scopes, username: user.username, remembered })
+    }
+
+    async fn logged_in(&self, session: Option<&SessionToken>) -> Result<bool, FlowError> {
+        Ok(match session {
+            Some(token) => self.session_user(token).await?.is_some(),
+            None => false,
+        })
     }
 
     /// Applies the resource owner's decision on the consent page to the (re-validated) request.

@@ -86,6 +86,8 @@ mod tests {
             created_at: 0,
             token_format: TokenFormat::Jwt,
             metadata: None,
+            registered_dynamically: false,
+            may_introspect: false,
         })
     }
 

@@ -221,7 +221,8 @@ impl AuthServer {
                 if let Some((_, row)) = &family {
                     self.store.insert_refresh_token(row).await?;
                 }
-                self.user_tokens(client, user_id, &scope, family).await
+                let family_id = family.as_ref().map(|(_, row)| row.family_id.clone());
+                self.user_tokens(client, user_id, &scope, family_id.as_deref(), family).await
             }
             _ => {
                 // §3.5 slow_down: "the interval MUST be increased by 5 seconds for this and

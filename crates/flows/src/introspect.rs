@@ -30,7 +30,10 @@ impl AuthServer {
             return Ok(r);
         }
         if let Some(r) = self.introspect_access(token, &hash).await? {
-            return Ok(r);
+            // §4: a client learns only of its own tokens, unless the operator made it a
+            // resource server; for anyone else every other token is simply not active.
+            let visible = caller.may_introspect || r.client_id.as_deref() == Some(caller.id.as_str());
+            return Ok(if visible { r } else { IntrospectionResponse::inactive() });
         }
         if !refresh_first && let Some(r) = self.introspect_refresh(&hash, &caller.id).await? {
             return Ok(r);
@@ -48,7 +51,7 @@ impl AuthServer {
         if token.starts_with(crate::token::ACCESS_PREFIX)
             && let Some((row, standing)) = self.store.access_token_standing(hash).await?
         {
-            if !standing.is_live() || now >= row.expires_at {
+            if !standing.is_live() || now >= row.expires_at || owner_gone(&row, &standing) {
                 return Ok(Some(IntrospectionResponse::inactive()));
             }
             return Ok(Some(self.access_response(row, standing.username)));
@@ -61,11 +64,12 @@ impl AuthServer {
             return Ok(Some(IntrospectionResponse::inactive()));
         }
         let standing = self.store.jwt_standing(&claims.jti, claims.gid.as_deref(), &claims.sub).await?;
-        if !standing.is_live() {
+        let aud = claims.aud.clone();
+        let row = crate::token::jwt_row(claims);
+        if !standing.is_live() || owner_gone(&row, &standing) {
             return Ok(Some(IntrospectionResponse::inactive()));
         }
-        let aud = claims.aud.clone();
-        let mut r = self.access_response(crate::token::jwt_row(claims), standing.username);
+        let mut r = self.access_response(row, standing.username);
         r.aud = Some(aud);
         Ok(Some(r))
     }
@@ -77,7 +81,9 @@ impl AuthServer {
             scope: Some(t.scope),
             client_id: Some(t.client_id),
             username,
-            token_type: Some("access_token".into()),
+            // §2.2: "type of the token as defined in Section 5.1 of OAuth 2.0", the
+            // `token_type` of the token response, not a token type hint.
+            token_type: Some("Bearer".into()),
             exp: Some(t.expires_at),
             iat: Some(t.created_at),
             nbf: Some(t.created_at),
@@ -108,11 +114,18 @@ impl AuthServer {
             scope: Some(Scope::to_string(&rt.grant.scope)),
             client_id: Some(rt.grant.client_id),
             username,
-            token_type: Some("refresh_token".into()),
+            // A refresh token has no RFC 6749 §5.1 token type (it is never presented to a
+            // resource server), so the optional member is left out.
             exp: Some(rt.grant.expires_at),
             sub: Some(rt.grant.user_id),
             iss: Some(self.settings.issuer.clone()),
             ..IntrospectionResponse::default()
         }))
     }
+}
+
+/// A token issued to a user (not to a client for itself, RFC 9068 §2.2: `sub` is then the
+/// client id) whose account was removed: nothing it was issued for stands any more.
+fn owner_gone(row: &AccessTokenRow, standing: &latchkey_store::TokenStanding) -> bool {
+    row.subject != row.client_id && standing.username.is_none()
 }

@@ -1,6 +1,6 @@
 //! Dynamic client registration (RFC 7591) and its management protocol (RFC 7592).
 
-use latchkey_protocol::client::{Client, TokenFormat};
+use latchkey_protocol::client::{Client, GrantType, TokenFormat};
 use latchkey_protocol::registration::{AuthMethod, ClientMetadata};
 use latchkey_protocol::secret::{ClientSecret, RegistrationToken};
 use latchkey_protocol::{OAuthError, Scope};
@@ -55,22 +55,40 @@ impl AuthServer {
         Ok(token)
     }
 
-    /// Turns validated metadata into a client, checking scopes against the server's.
+    /// Turns validated metadata into a client. The scope is narrowed to what the operator
+    /// lets self-registered clients have for the grants they registered (RFC 7591 §3.2.1:
+    /// the server "MAY reject or replace any of the client's requested metadata values";
+    /// the response says what was granted); nothing grantable is `invalid_client_metadata`.
     fn client_from(&self, id: String, m: &ClientMetadata, created_at: i64) -> Result<Client, RegisterError> {
         let offered = self.settings.scope_set();
-        let scopes = match &m.scope {
-            Some(s) => {
-                let unknown = s.difference(&offered);
-                if !unknown.is_empty() {
-                    return Err(OAuthError::invalid_client_metadata(format!("unknown scope(s): {unknown}")).into());
-                }
-                s.clone()
-            }
-            None => match &self.settings.registration_default_scopes {
-                Some(list) => Scope::from_tokens(list.iter().cloned()),
-                None => offered,
-            },
+        if let Some(asked) = &m.scope
+            && !asked.is_subset(&offered)
+        {
+            return Err(OAuthError::invalid_client_metadata("scope names a scope this server does not offer").into());
+        }
+        let for_users = match &self.settings.registration_default_scopes {
+            Some(list) => Scope::from_tokens(list.iter().cloned()),
+            None => offered.clone(),
         };
+        let for_itself = Scope::from_tokens(self.settings.registration_client_credentials_scopes.iter().cloned());
+        let mut grantable = Scope::default();
+        if m.grant_types.iter().any(|g| *g != GrantType::ClientCredentials) {
+            grantable = grantable.union(&for_users);
+        }
+        if m.grant_types.contains(&GrantType::ClientCredentials) {
+            grantable = grantable.union(&for_itself);
+        }
+        let scopes = match &m.scope {
+            Some(asked) => asked.intersection(&grantable),
+            None => grantable,
+        };
+        // RFC 6749 §3.3: a client with no scope could only get grants nobody approved.
+        if scopes.is_empty() {
+            return Err(OAuthError::invalid_client_metadata(
+                "none of the requested scopes may be granted to a dynamically registered client",
+            )
+            .into());
+        }
         let mut extra = m.extra.clone();
         extra.insert("token_endpoint_auth_method".into(), Value::from(m.token_endpoint_auth_method.as_str()));
         Ok(Client {
@@ -84,6 +102,8 @@ impl AuthServer {
             created_at,
             token_format: TokenFormat::Jwt,
             metadata: Some(extra),
+            registered_dynamically: true,
+            may_introspect: false,
         })
     }
 

@@ -58,8 +58,14 @@ pub struct Settings {
     pub keys: KeyPolicy,
     /// Dynamic client registration (RFC 7591).
     pub registration: RegistrationPolicy,
-    /// Scopes a registration that names none gets; `None`: every scope offered.
+    /// The scopes dynamic registration (RFC 7591) may grant for the grants a user approves
+    /// (code, device, refresh), and what a registration that names none gets; `None`:
+    /// every scope offered.
     pub registration_default_scopes: Option<Vec<String>>,
+    /// The scopes a dynamically registered client may obtain through `client_credentials`,
+    /// where no user approves anything (RFC 7591 §5: the server decides what a
+    /// self-registered client may do). Empty by default: such a client gets no token.
+    pub registration_client_credentials_scopes: Vec<String>,
     /// Device code lifetime (RFC 8628 §3.2 `expires_in`).
     pub device_code_ttl: i64,
     /// Minimum polling interval (RFC 8628 §3.2 `interval`).
@@ -67,7 +73,9 @@ pub struct Settings {
     /// Failed-login limits.
     pub login_limits: LoginLimits,
     /// Seconds in which a just-rotated refresh token may be presented again and get the
-    /// same successor (lost responses, two tabs at once); 0 turns it off.
+    /// same successor (lost responses, two tabs at once). 0, the default, detects reuse at
+    /// once (RFC 9700 §4.14.2): a grace period also lets a thief who replays a stolen token
+    /// right after the client used it go undetected for that long.
     pub refresh_grace_period: i64,
     /// Seconds a client registration read from the store is reused (0: read every time).
     /// A change made elsewhere (the CLI, another instance) takes effect within this time.
@@ -107,10 +115,11 @@ impl Settings {
             keys: KeyPolicy::default(),
             registration: RegistrationPolicy::Off,
             registration_default_scopes: None,
+            registration_client_credentials_scopes: Vec::new(),
             device_code_ttl: 600,
             device_poll_interval: 5,
             login_limits: LoginLimits::default(),
-            refresh_grace_period: 10,
+            refresh_grace_period: 0,
             client_cache_ttl: 1,
         }
     }
@@ -118,6 +127,17 @@ impl Settings {
     /// Every scope the server knows, as a set.
     pub fn scope_set(&self) -> Scope {
         Scope::from_tokens(self.scopes.iter().map(|s| s.name.clone()))
+    }
+
+    /// The scopes a client may obtain with `client_credentials`: a dynamically registered
+    /// one only those the operator listed for it (RFC 7591 §5).
+    pub fn client_credentials_scopes(&self, client: &latchkey_protocol::client::Client) -> Scope {
+        let offered = self.scope_set();
+        if client.registered_dynamically {
+            offered.intersection(&Scope::from_tokens(self.registration_client_credentials_scopes.iter().cloned()))
+        } else {
+            offered
+        }
     }
 
     /// The consent sentence of a scope (its name when it has none).

@@ -137,16 +137,16 @@ impl AuthServer {
         Ok(Some((token, row)))
     }
 
-    /// The answer to a user grant: an access token, and the refresh token of `family`
-    /// (already stored by the caller) when there is one.
+    /// The answer to a user grant: an access token of family `family_id` (its `gid`), and
+    /// the refresh token of `family` (already stored by the caller) when there is one.
     pub(crate) async fn user_tokens(
         &self,
         client: &Client,
         user_id: &str,
         scope: &Scope,
+        family_id: Option<&str>,
         family: Option<(RefreshToken, NewRefreshToken)>,
     ) -> Result<TokenResponse, FlowError> {
-        let family_id = family.as_ref().map(|(_, row)| row.family_id.as_str());
         let (access_token, expires_in) = self.access_token(client, user_id, scope, family_id).await?;
         Ok(TokenResponse {
             access_token,

@@ -172,6 +172,8 @@ mod tests {
             created_at: 0,
             token_format: crate::client::TokenFormat::Jwt,
             metadata: None,
+            registered_dynamically: false,
+            may_introspect: false,
         }
     }
 
@@ -255,7 +257,7 @@ mod properties {
             let client = Client {
                 id: "c1".into(), name: "App".into(), secret_hash: None, redirect_uris: vec!["https://app.example/cb".into()],
                 grant_types: vec![GrantType::AuthorizationCode], scopes: None, require_pkce: true, created_at: 0,
-                token_format: crate::client::TokenFormat::Jwt, metadata: None,
+                token_format: crate::client::TokenFormat::Jwt, metadata: None, registered_dynamically: false, may_introspect: false,
             };
             if let Ok(params) = Params::parse(&query) {
                 let _ = validate(&params, Some(&client), &Scope::from_tokens(["a"]));

@@ -115,6 +115,12 @@ pub struct Client {
     pub token_format: TokenFormat,
     /// Other RFC 7591 metadata it registered (`client_uri`, `contacts`, …), as a JSON object.
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Registered through RFC 7591 (by anyone, when registration is open) rather than by
+    /// the operator: such a client's redirect URIs are not vouched for (RFC 9700 §4.11.2).
+    pub registered_dynamically: bool,
+    /// The operator made it a resource server: it may introspect tokens issued to other
+    /// clients (RFC 7662 §4). Never set by dynamic registration.
+    pub may_introspect: bool,
 }
 
 impl Client {
@@ -133,25 +139,33 @@ impl Client {
         self.require_pkce || self.client_type() == ClientType::Public
     }
 
-    /// The scope the client may be granted: its own list, within what the server knows.
+    /// The scope the client may be granted: its own list, within what the server offers.
     pub fn allowed_scope(&self, server_scopes: &Scope) -> Scope {
         match &self.scopes {
-            Some(s) => s.clone(),
+            Some(s) => s.intersection(server_scopes),
             None => server_scopes.clone(),
         }
     }
 
     /// §3.3: resolves the requested scope. Absent → the client's default (its allowed
-    /// scope); any token outside what the client may have → `invalid_scope`.
+    /// scope); any token outside what the client may have → `invalid_scope`. The result is
+    /// never empty: §3.3 defines `scope = scope-token *( SP scope-token )`, at least one
+    /// token, and an empty grant would be one the resource owner was never asked about
+    /// (§10.2), so an empty request or an empty default is `invalid_scope` too.
     pub fn resolve_scope(&self, requested: Option<&str>, server_scopes: &Scope) -> Result<Scope, OAuthError> {
         let allowed = self.allowed_scope(server_scopes);
-        let Some(text) = requested else {
-            return Ok(allowed);
+        let scope = match requested {
+            None => allowed,
+            Some(text) => {
+                let scope = Scope::parse(text)?;
+                if !scope.is_subset(&allowed) {
+                    return Err(OAuthError::invalid_scope("a requested scope is not allowed for this client"));
+                }
+                scope
+            }
         };
-        let scope = Scope::parse(text)?;
-        let extra = scope.difference(&allowed);
-        if !extra.is_empty() {
-            return Err(OAuthError::invalid_scope(format!("scope not allowed for this client: {extra}")));
+        if scope.is_empty() {
+            return Err(OAuthError::invalid_scope("at least one scope is required (RFC 6749 §3.3)"));
         }
         Ok(scope)
     }
@@ -193,7 +207,29 @@ mod tests {
             created_at: 0,
             token_format: TokenFormat::Jwt,
             metadata: None,
+            registered_dynamically: false,
+            may_introspect: false,
         }
+    }
+
+    #[test]
+    fn rfc6749_3_3_an_empty_scope_is_invalid_scope_never_the_empty_grant() {
+        let all = Scope::from_tokens(["a", "b", "c"]);
+        let c = client(Some("s"));
+        for asked in ["", " ", "   "] {
+            assert_eq!(
+                c.resolve_scope(Some(asked), &all).unwrap_err().code,
+                crate::ErrorCode::InvalidScope,
+                "{asked:?}"
+            );
+        }
+        let mut none_allowed = client(Some("s"));
+        none_allowed.scopes = Some(Scope::default());
+        assert_eq!(none_allowed.resolve_scope(None, &all).unwrap_err().code, crate::ErrorCode::InvalidScope);
+        // A client's own list counts only within what the server offers now.
+        let mut gone = client(Some("s"));
+        gone.scopes = Some(Scope::from_tokens(["retired"]));
+        assert_eq!(gone.resolve_scope(None, &all).unwrap_err().code, crate::ErrorCode::InvalidScope);
     }
 
     #[test]

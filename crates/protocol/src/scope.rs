@@ -62,6 +62,11 @@ impl Scope {
         Scope(self.0.union(&other.0).cloned().collect())
     }
 
+    /// The tokens in both sets.
+    pub fn intersection(&self, other: &Scope) -> Scope {
+        Scope(self.0.intersection(&other.0).cloned().collect())
+    }
+
     /// The tokens of `self` that are not in `other`.
     pub fn difference(&self, other: &Scope) -> Scope {
         Scope(self.0.difference(&other.0).cloned().collect())

@@ -162,7 +162,9 @@ impl Introspector {
 /// An active access-token answer as claims; anything incomplete, foreign or expired is
 /// treated as inactive.
 fn to_claims(r: IntrospectionResponse, issuer: &str) -> Option<AccessTokenClaims> {
-    if r.token_type.as_deref().is_some_and(|t| t != "access_token") {
+    // RFC 7662 §2.2: `token_type` is the RFC 6749 §5.1 type (case-insensitive, §5.1), and
+    // only a bearer access token may be used here (RFC 6750); a refresh token has none.
+    if !r.token_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("bearer")) {
         return None;
     }
     if r.iss.as_deref().is_some_and(|i| i != issuer) {

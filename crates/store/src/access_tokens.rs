@@ -59,9 +59,11 @@ struct StandingRow {
 macro_rules! standing_columns {
     ($family:literal, $subject:literal) => {
         concat!(
-            "EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.family_id = ",
+            "(EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.family_id = ",
             $family,
-            " AND r.revoked_at IS NOT NULL) AS family_revoked,
+            " AND r.revoked_at IS NOT NULL) OR EXISTS (SELECT 1 FROM revoked_families f WHERE f.family_id = ",
+            $family,
+            ")) AS family_revoked,
              (SELECT u.username FROM users u WHERE u.id = ",
             $subject,
             ") AS username"

@@ -18,6 +18,8 @@ struct ClientRow {
     created_at: i64,
     token_format: String,
     metadata: Option<String>,
+    registered_dynamically: bool,
+    may_introspect: bool,
 }
 
 impl ClientRow {
@@ -55,6 +57,8 @@ impl ClientRow {
             created_at: self.created_at,
             token_format,
             metadata,
+            registered_dynamically: self.registered_dynamically,
+            may_introspect: self.may_introspect,
         })
     }
 }
@@ -63,7 +67,8 @@ impl ClientRow {
 macro_rules! select {
     ($tail:literal) => {
         concat!(
-            "SELECT id, secret_hash, name, redirect_uris, grant_types, scopes, require_pkce, created_at, token_format, metadata FROM clients",
+            "SELECT id, secret_hash, name, redirect_uris, grant_types, scopes, require_pkce, created_at, token_format, metadata,
+             registration_token_hash IS NOT NULL AS registered_dynamically, may_introspect FROM clients",
             $tail
         )
     };
@@ -95,10 +100,11 @@ impl Store {
     pub async fn insert_client(&self, c: &Client) -> Result<(), StoreError> {
         let e = encode(c)?;
         on_writer!(self, pool => sqlx::query(
-            "INSERT INTO clients (id, secret_hash, name, redirect_uris, grant_types, scopes, require_pkce, created_at, token_format, metadata)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+            "INSERT INTO clients (id, secret_hash, name, redirect_uris, grant_types, scopes, require_pkce, created_at, token_format, metadata, may_introspect)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
             .bind(&c.id).bind(&e.secret).bind(&c.name).bind(&e.redirect_uris).bind(&e.grant_types)
             .bind(&e.scopes).bind(c.require_pkce).bind(c.created_at).bind(c.token_format.as_str()).bind(&e.metadata)
+            .bind(c.may_introspect)
             .execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
@@ -142,6 +148,14 @@ impl Store {
         let done = on_writer!(self, pool => sqlx::query(
             "UPDATE clients SET secret_hash = $1 WHERE id = $2 AND secret_hash IS NOT NULL")
             .bind(hash.as_bytes()).bind(id).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(done > 0)
+    }
+
+    /// Marks a client as a resource server that may introspect other clients' tokens
+    /// (RFC 7662 §4), or unmarks it. False if there is no such client.
+    pub async fn set_client_introspection(&self, id: &str, allowed: bool) -> Result<bool, StoreError> {
+        let done = on_writer!(self, pool => sqlx::query("UPDATE clients SET may_introspect = $1 WHERE id = $2")
+            .bind(allowed).bind(id).execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(done > 0)
     }
 

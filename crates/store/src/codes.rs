@@ -37,15 +37,18 @@ impl Store {
         hash: &SecretHash,
         user_id: &str,
         keep_until: UnixTime,
+        family_id: &str,
         first_refresh: Option<&NewRefreshToken>,
     ) -> Result<bool, StoreError> {
         let n = match first_refresh {
+            // No refresh token: the family is only the `gid` of the access tokens issued.
             None => hot_write!(self,
-                sql: concat!(insert_consumed!("NULL", "$3"), " RETURNING 1"),
-                |q| q.bind(keep_until).bind(hash.as_bytes().to_vec()).bind(user_id.to_owned()))?,
+                sql: concat!(insert_consumed!("$4", "$3"), " RETURNING 1"),
+                |q| q.bind(keep_until).bind(hash.as_bytes().to_vec()).bind(user_id.to_owned()).bind(family_id.to_owned()))?,
             // The refresh token's family (`$4`) is the one the code starts; its user (`$6`) is the code's.
             Some(refresh) => {
                 debug_assert_eq!(refresh.grant.user_id, user_id);
+                debug_assert_eq!(refresh.family_id, family_id);
                 hot_write!(self,
                 sqlite_atomic: concat!("SAVEPOINT w;
                     ", insert_consumed!("$4", "$6"), ";

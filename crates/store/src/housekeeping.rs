@@ -25,7 +25,7 @@ macro_rules! purge_sql {
     };
 }
 
-const PURGES: [(&str, &str); 7] = [
+const PURGES: [(&str, &str); 8] = [
     ("login_failures", purge_sql!("login_failures", "key")),
     ("consumed_codes", purge_sql!("consumed_codes", "code_hash")),
     ("refresh_tokens", purge_sql!("refresh_tokens", "token_hash")),
@@ -33,6 +33,7 @@ const PURGES: [(&str, &str); 7] = [
     ("device_codes", purge_sql!("device_codes", "device_code_hash")),
     ("sessions", purge_sql!("sessions", "id_hash")),
     ("registration_tokens", purge_sql!("registration_tokens", "token_hash")),
+    ("revoked_families", purge_sql!("revoked_families", "family_id")),
 ];
 
 /// What one janitor run removed.

@@ -160,11 +160,37 @@ impl Store {
         )
     }
 
-    /// Revokes every refresh token issued from a code: the family its redemption started
-    /// (RFC 6749 §4.1.2 on code reuse). Returns how many were live.
-    pub async fn revoke_refresh_by_code(&self, code_hash: &SecretHash, now: UnixTime) -> Result<u64, StoreError> {
+    /// Revokes every token issued from a code: the family its redemption started, with
+    /// its refresh tokens and (through `gid`) its access tokens, until `access_expiry`, by
+    /// when every access token of the family has expired (RFC 6749 §4.1.2 on code reuse).
+    /// Returns how many refresh tokens were live.
+    pub async fn revoke_refresh_by_code(
+        &self,
+        code_hash: &SecretHash,
+        now: UnixTime,
+        access_expiry: UnixTime,
+    ) -> Result<u64, StoreError> {
+        on_writer!(self, pool => sqlx::query("INSERT INTO revoked_families (family_id, expires_at)
+                SELECT family_id, $1 FROM consumed_codes WHERE code_hash = $2 AND family_id IS NOT NULL
+                ON CONFLICT (family_id) DO NOTHING")
+            .bind(access_expiry).bind(code_hash.as_bytes()).execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(on_writer!(self, pool => sqlx::query("UPDATE refresh_tokens SET revoked_at = $1
                 WHERE family_id = (SELECT family_id FROM consumed_codes WHERE code_hash = $2) AND revoked_at IS NULL")
             .bind(now).bind(code_hash.as_bytes()).execute(pool).await.map(|r| r.rows_affected()))?)
+    }
+
+    /// Revokes every refresh family of a user, or of a user with one client: their refresh
+    /// tokens and, through `gid`, the access tokens issued from them. Returns how many
+    /// refresh tokens were live.
+    pub async fn revoke_user_families(
+        &self,
+        user_id: &str,
+        client_id: Option<&str>,
+        now: UnixTime,
+    ) -> Result<u64, StoreError> {
+        Ok(on_writer!(self, pool => sqlx::query("UPDATE refresh_tokens SET revoked_at = $1
+                WHERE family_id IN (SELECT family_id FROM refresh_tokens WHERE user_id = $2 AND ($3 IS NULL OR client_id = $3))
+                AND revoked_at IS NULL")
+            .bind(now).bind(user_id).bind(client_id).execute(pool).await.map(|r| r.rows_affected()))?)
     }
 }

@@ -27,6 +27,9 @@ pub struct ClientRecord {
     token_format: String,
     registration_token_hash: Option<Vec<u8>>,
     metadata: Option<String>,
+    /// Absent in snapshots taken before resource servers were marked.
+    #[serde(default)]
+    may_introspect: bool,
 }
 
 /// A user row as stored.
@@ -122,7 +125,7 @@ impl Store {
     pub async fn export(&self, now: UnixTime) -> Result<Snapshot, StoreError> {
         Ok(on_writer!(transaction self, pool => {
             let mut tx = pool.begin().await?;
-            let clients = sqlx::query_as("SELECT id, secret_hash, name, redirect_uris, grant_types, scopes, require_pkce, created_at, token_format, registration_token_hash, metadata FROM clients ORDER BY id")
+            let clients = sqlx::query_as("SELECT id, secret_hash, name, redirect_uris, grant_types, scopes, require_pkce, created_at, token_format, registration_token_hash, metadata, may_introspect FROM clients ORDER BY id")
                 .fetch_all(&mut *tx).await?;
             let users = sqlx::query_as("SELECT id, username, password_hash, created_at FROM users ORDER BY id").fetch_all(&mut *tx).await?;
             let consents = sqlx::query_as("SELECT user_id, client_id, scope, granted_at FROM consents ORDER BY user_id, client_id").fetch_all(&mut *tx).await?;
@@ -153,10 +156,10 @@ impl Store {
                 return Err(StoreError::Config("the target database is not empty (it has clients, users or keys)".into()));
             }
             for c in &s.clients {
-                sqlx::query("INSERT INTO clients (id, secret_hash, name, redirect_uris, grant_types, scopes, require_pkce, created_at, token_format, registration_token_hash, metadata) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+                sqlx::query("INSERT INTO clients (id, secret_hash, name, redirect_uris, grant_types, scopes, require_pkce, created_at, token_format, registration_token_hash, metadata, may_introspect) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
                     .bind(&c.id).bind(&c.secret_hash).bind(&c.name).bind(&c.redirect_uris).bind(&c.grant_types).bind(&c.scopes)
                     .bind(c.require_pkce).bind(c.created_at).bind(&c.token_format).bind(&c.registration_token_hash).bind(&c.metadata)
-                    .execute(&mut *tx).await?;
+                    .bind(c.may_introspect).execute(&mut *tx).await?;
             }
             for u in &s.users {
                 sqlx::query("INSERT INTO users (id, username, password_hash, created_at) VALUES ($1, $2, $3, $4)")

@@ -20,6 +20,8 @@ fn client_json(c: &Client) -> serde_json::Value {
         "scopes": c.scopes.as_ref().map(|s| s.to_string()),
         "require_pkce": c.pkce_required(),
         "token_format": c.token_format.as_str(),
+        "introspect": c.may_introspect,
+        "registered_dynamically": c.registered_dynamically,
         "created_at": c.created_at,
     })
 }
@@ -33,11 +35,25 @@ fn print_client(c: &Client) {
     println!("scopes:        {}", c.scopes.as_ref().map(|s| s.to_string()).unwrap_or_else(|| "(all)".into()));
     println!("pkce:          {}", if c.pkce_required() { "required" } else { "optional" });
     println!("token_format:  {}", c.token_format.as_str());
+    println!("introspect:    {}", if c.may_introspect { "every token" } else { "its own tokens" });
+    if c.registered_dynamically {
+        println!("registered:    dynamically (RFC 7591)");
+    }
 }
 
 pub async fn clients(auth: &AuthServer, cmd: ClientsCommand) -> anyhow::Result<()> {
     match cmd {
-        ClientsCommand::Add { name, redirect_uris, public, scopes, grant_types, allow_no_pkce, token_format, json } => {
+        ClientsCommand::Add {
+            name,
+            redirect_uris,
+            public,
+            scopes,
+            grant_types,
+            allow_no_pkce,
+            token_format,
+            introspect,
+            json,
+        } => {
             let token_format = token_format.parse().map_err(|e| anyhow!("token-format: {e}"))?;
             let grant_types = grant_types
                 .iter()
@@ -52,7 +68,16 @@ pub async fn clients(auth: &AuthServer, cmd: ClientsCommand) -> anyhow::Result<(
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let issued = auth
-                .add_client(NewClient { name, redirect_uris, public, scopes, grant_types, allow_no_pkce, token_format })
+                .add_client(NewClient {
+                    name,
+                    redirect_uris,
+                    public,
+                    scopes,
+                    grant_types,
+                    allow_no_pkce,
+                    token_format,
+                    may_introspect: introspect,
+                })
                 .await?;
             let secret = issued.secret.as_ref().map(|s| s.expose().to_owned());
             if json {
@@ -87,6 +112,12 @@ pub async fn clients(auth: &AuthServer, cmd: ClientsCommand) -> anyhow::Result<(
                 bail!("no client with id `{client_id}`");
             }
             println!("removed client {client_id}");
+        }
+        ClientsCommand::Introspection { client_id, setting } => {
+            let on = setting == "on";
+            auth.set_client_introspection(&client_id, on).await?;
+            let what = if on { "may introspect every token" } else { "may introspect only its own tokens" };
+            println!("client {client_id} {what}");
         }
         ClientsCommand::RotateSecret { client_id, json } => {
             let secret = auth.rotate_client_secret(&client_id).await?;

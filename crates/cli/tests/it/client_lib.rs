@@ -8,7 +8,11 @@ use crate::harness::*;
 
 #[tokio::test]
 async fn client_library_registers_introspects_and_revokes() {
-    let t = TestServer::start_with(|s| s.registration = RegistrationPolicy::Open).await;
+    let t = TestServer::start_with(|s| {
+        s.registration = RegistrationPolicy::Open;
+        s.registration_client_credentials_scopes = vec!["profile".into()];
+    })
+    .await;
     let meta = OAuthClient::discover(&t.url, "x", None).await.unwrap().metadata().clone();
     let endpoint = meta.registration_endpoint.unwrap();
     let reg = register_client(&endpoint, None, &json!({"client_name": "Lib", "grant_types": ["client_credentials"]}))

@@ -66,7 +66,7 @@ async fn crash_rounds(db: &str) {
     );
     let opaque =
         client(&cli(db, &["clients", "add", "--name", "Opaque", "--token-format", "opaque", "--json"], None), "");
-    let rs = client(&cli(db, &["clients", "add", "--name", "Resource server", "--json"], None), "");
+    let rs = client(&cli(db, &["clients", "add", "--name", "Resource server", "--introspect", "--json"], None), "");
     cli(db, &["users", "add", "hana", "--password-stdin"], Some(PASSWORD));
     let mut server = serve(db).await;
     // A logged-in browser with remembered consent mints codes quickly.

@@ -126,6 +126,18 @@ impl TestServer {
         .await
     }
 
+    /// A resource server: a confidential client the operator allowed to introspect every
+    /// token (RFC 7662 §4).
+    pub async fn resource_server(&self) -> TestClient {
+        self.client_with(NewClient {
+            name: "Resource server".into(),
+            grant_types: vec![GrantType::ClientCredentials],
+            may_introspect: true,
+            ..NewClient::default()
+        })
+        .await
+    }
+
     pub async fn public_client(&self) -> TestClient {
         self.client_with(NewClient {
             name: "Native App".into(),

@@ -11,6 +11,7 @@ mod client_lib;
 mod crash;
 pub mod device;
 mod discovery;
+mod hardening;
 mod harness;
 mod hostile;
 mod keys;

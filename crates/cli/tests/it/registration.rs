@@ -10,6 +10,17 @@ async fn server(policy: RegistrationPolicy) -> TestServer {
     TestServer::start_with(|s| s.registration = policy).await
 }
 
+/// A server whose operator lets self-registered clients obtain `scopes` through
+/// client_credentials.
+async fn server_granting(policy: RegistrationPolicy, scopes: &[&str]) -> TestServer {
+    let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+    TestServer::start_with(move |s| {
+        s.registration = policy;
+        s.registration_client_credentials_scopes = scopes;
+    })
+    .await
+}
+
 async fn register(t: &TestServer, token: Option<&str>, body: Value) -> reqwest::Response {
     let mut req = t.http().post(format!("{}/register", t.url)).json(&body);
     if let Some(tok) = token {
@@ -20,7 +31,7 @@ async fn register(t: &TestServer, token: Option<&str>, body: Value) -> reqwest::
 
 #[tokio::test]
 async fn rfc7591_3_1_open_registration_issues_working_credentials() {
-    let t = server(RegistrationPolicy::Open).await;
+    let t = server_granting(RegistrationPolicy::Open, &["notes:read"]).await;
     let res = register(&t, None, json!({"client_name": "Dyn <App>", "redirect_uris": ["https://dyn.example/cb"], "grant_types": ["authorization_code", "refresh_token", "client_credentials"], "client_uri": "https://dyn.example", "contacts": ["ops@dyn.example"]})).await;
     assert_eq!(res.status(), StatusCode::CREATED);
     assert_eq!(res.headers()["cache-control"], "no-store");
@@ -43,7 +54,9 @@ async fn rfc7591_3_1_open_registration_issues_working_credentials() {
         secret: r["client_secret"].as_str().map(Into::into),
         redirect_uri: "https://dyn.example/cb".into(),
     };
-    assert_eq!(t.token(&client, &[("grant_type", "client_credentials")]).await.status(), StatusCode::OK);
+    let res = t.token(&client, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.json::<Value>().await.unwrap()["scope"], "notes:read", "only what the operator lists");
     t.user("alice").await;
     assert!(t.tokens_for(&client, "alice").await["refresh_token"].is_string());
     // A public client gets no secret.
@@ -94,7 +107,7 @@ async fn rfc7591_3_2_2_bad_metadata_gets_the_rfc_error_and_registers_nothing() {
 
 #[tokio::test]
 async fn rfc7591_3_initial_access_token_policy() {
-    let t = server(RegistrationPolicy::Token).await;
+    let t = server_granting(RegistrationPolicy::Token, &["profile"]).await;
     let body = json!({"grant_types": ["client_credentials"], "scope": "profile"});
     let res = register(&t, None, body.clone()).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);

@@ -172,7 +172,7 @@ async fn rfc6750_3_1_missing_scope_is_403_insufficient_scope() {
 }
 
 async fn introspecting_api(t: &TestServer, cache_ttl: std::time::Duration) -> String {
-    let rs = t.confidential_client().await;
+    let rs = t.resource_server().await;
     let mut config = BearerConfig::new(t.url.clone(), t.url.clone());
     let mut introspection = latchkey_resource::IntrospectionConfig::new(rs.id.clone(), rs.secret.clone().unwrap());
     introspection.cache_ttl = cache_ttl;

@@ -441,7 +441,7 @@ async fn refresh(t: &TestServer, c: &TestClient, rt: &str) -> reqwest::Response 
 
 #[tokio::test]
 async fn refresh_retry_within_the_grace_period_gets_the_same_successor() {
-    let t = TestServer::start().await;
+    let t = TestServer::start_with(|s| s.refresh_grace_period = 10).await;
     let client = t.confidential_client().await;
     t.user("alice").await;
     let first = t.tokens_for(&client, "alice").await;
@@ -463,7 +463,7 @@ async fn refresh_retry_within_the_grace_period_gets_the_same_successor() {
 
 #[tokio::test]
 async fn two_concurrent_refreshes_both_get_the_same_successor() {
-    let t = TestServer::start().await;
+    let t = TestServer::start_with(|s| s.refresh_grace_period = 10).await;
     let client = t.confidential_client().await;
     t.user("alice").await;
     for _ in 0..5 {
@@ -482,13 +482,17 @@ async fn two_concurrent_refreshes_both_get_the_same_successor() {
 }
 
 #[tokio::test]
-async fn refresh_grace_period_zero_revokes_at_once() {
-    let t = TestServer::start_with(|s| s.refresh_grace_period = 0).await;
+async fn rfc9700_4_14_2_by_default_a_replay_right_after_rotation_revokes_the_family() {
+    // The default: no grace period, so a thief replaying a stolen token one second after
+    // the client used it is detected at once.
+    let t = TestServer::start().await;
+    assert_eq!(t.auth.settings().refresh_grace_period, 0);
     let client = t.confidential_client().await;
     t.user("alice").await;
     let first = t.tokens_for(&client, "alice").await;
     let rt1 = first["refresh_token"].as_str().unwrap();
     let second: Value = refresh(&t, &client, rt1).await.json().await.unwrap();
+    t.clock.advance(1);
     assert_eq!(error_code(refresh(&t, &client, rt1).await).await, "invalid_grant");
     assert_eq!(
         error_code(refresh(&t, &client, second["refresh_token"].as_str().unwrap()).await).await,

@@ -6,7 +6,7 @@ use latchkey_protocol::secret::{AuthorizationCode, SecretHash};
 use latchkey_protocol::token::{self, TokenResponse};
 
 use crate::audit::{Subject, kind};
-use crate::{AuthServer, FlowError};
+use crate::{AuthServer, FlowError, secrets};
 
 /// How long the record of a redeemed code outlives the code: the janitor of one instance
 /// must not forget a redemption while another instance, its clock behind, could still
@@ -32,15 +32,21 @@ impl AuthServer {
             return Err(self.refused(client, &hash, now, e.into()).await);
         }
         let family = self.new_refresh_family(client, &grant.user_id, &grant.scope)?;
+        // Every token issued from the code carries the family it starts, with or without a
+        // refresh token, so a replay can revoke them all (§4.1.2).
+        let family_id = match &family {
+            Some((_, row)) => row.family_id.clone(),
+            None => secrets::new_ordered_id()?,
+        };
         // §4.1.2: single use, atomic even across instances: one racing request wins, and
         // the refresh family is stored with the win or not at all.
         let keep_until = grant.expires_at + CONSUMED_CODE_KEPT_AFTER_EXPIRY;
         let row = family.as_ref().map(|(_, row)| row);
-        if !self.store.consume_code(&hash, &grant.user_id, keep_until, row).await? {
+        if !self.store.consume_code(&hash, &grant.user_id, keep_until, &family_id, row).await? {
             let gone = OAuthError::invalid_grant("the resource owner's account no longer exists");
             return Err(self.refused(client, &hash, now, gone.into()).await);
         }
-        self.user_tokens(client, &grant.user_id, &grant.scope, family).await
+        self.user_tokens(client, &grant.user_id, &grant.scope, Some(&family_id), family).await
     }
 
     /// Why a redemption was refused: a replay when the code was redeemed before, whatever
@@ -57,7 +63,9 @@ impl AuthServer {
     /// MUST deny the request and SHOULD revoke (when possible) all tokens previously issued
     /// based on that authorization code."
     async fn code_replayed(&self, client: &Client, hash: &SecretHash, now: i64) -> FlowError {
-        match self.store.revoke_refresh_by_code(hash, now).await {
+        // The access tokens of the family expire by then, whenever they were issued.
+        let access_expiry = now + self.settings.access_token_ttl;
+        match self.store.revoke_refresh_by_code(hash, now, access_expiry).await {
             Ok(n) => {
                 tracing::warn!(
                     revoked_refresh_tokens = n,

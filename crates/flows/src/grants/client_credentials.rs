@@ -16,7 +16,7 @@ impl AuthServer {
         if client.client_type() == ClientType::Public {
             return Err(OAuthError::unauthorized_client("public clients cannot use client_credentials").into());
         }
-        let scope = client.resolve_scope(scope, &self.settings.scope_set())?;
+        let scope = client.resolve_scope(scope, &self.settings.client_credentials_scopes(client))?;
         // RFC 9068 §2.2: for a client acting on its own behalf, `sub` is the client id.
         let (access_token, expires_in) = self.access_token(client, &client.id, &scope, None).await?;
         // §4.4.3: "A refresh token SHOULD NOT be included."

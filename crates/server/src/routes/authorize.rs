@@ -31,7 +31,7 @@ pub async fn authorize(State(state): State<AppState>, jar: CookieJar, uri: Uri) 
             };
             render_login(&state, jar, StatusCode::OK, form)
         }
-        Ok(AuthorizeOutcome::Consent { request, client, scopes, username }) => {
+        Ok(AuthorizeOutcome::Consent { request, client, scopes, username, remembered }) => {
             #[derive(Serialize)]
             struct Ctx {
                 client_name: String,
@@ -40,6 +40,7 @@ pub async fn authorize(State(state): State<AppState>, jar: CookieJar, uri: Uri) 
                 redirect_host: String,
                 csrf: String,
                 request: String,
+                remembered: bool,
             }
             let (jar, csrf) = match state.cookies.csrf(jar) {
                 Ok(x) => x,
@@ -56,6 +57,7 @@ pub async fn authorize(State(state): State<AppState>, jar: CookieJar, uri: Uri) 
                 redirect_host,
                 csrf,
                 request: params.to_query(),
+                remembered,
             };
             (jar, state.pages.render(StatusCode::OK, "consent.html", ctx)).into_response()
         }

@@ -22,6 +22,8 @@ fn client(id: &str) -> Client {
         created_at: 1000,
         token_format: TokenFormat::Jwt,
         metadata: None,
+        registered_dynamically: false,
+        may_introspect: false,
     }
 }
 
@@ -121,7 +123,7 @@ pub async fn rfc6749_4_1_2_code_consumed_once_under_race(store: &Store) {
         let tasks: Vec<_> = (0..8)
             .map(|_| {
                 let (store, hash, user) = (store.clone(), hash.clone(), u.id.clone());
-                tokio::spawn(async move { store.consume_code(&hash, &user, 2300, None).await.unwrap() })
+                tokio::spawn(async move { store.consume_code(&hash, &user, 2300, "fam", None).await.unwrap() })
             })
             .collect();
         let mut wins = 0;
@@ -143,7 +145,9 @@ pub async fn rfc6749_4_1_2_code_and_its_refresh_family_stored_once_under_race(st
         .map(|i| {
             let (store, hash, user) = (store.clone(), hash.clone(), u.id.clone());
             let first = refresh(&format!("rt-{i}"), &format!("fam-{i}"), &c, &u);
-            tokio::spawn(async move { store.consume_code(&hash, &user, 2300, Some(&first)).await.unwrap() })
+            tokio::spawn(async move {
+                store.consume_code(&hash, &user, 2300, &first.family_id, Some(&first)).await.unwrap()
+            })
         })
         .collect();
     let mut winners = Vec::new();
@@ -166,8 +170,8 @@ pub async fn rfc6749_4_1_2_a_deleted_users_code_redeems_nothing(store: &Store) {
     let (c, u) = seed(store).await;
     assert!(store.delete_user(&u.username).await.unwrap());
     let first = refresh("rt", "fam", &c, &u);
-    assert!(!store.consume_code(&SecretHash::of("code"), &u.id, 2300, Some(&first)).await.unwrap());
-    assert!(!store.consume_code(&SecretHash::of("code2"), &u.id, 2300, None).await.unwrap());
+    assert!(!store.consume_code(&SecretHash::of("code"), &u.id, 2300, "fam", Some(&first)).await.unwrap());
+    assert!(!store.consume_code(&SecretHash::of("code2"), &u.id, 2300, "fam2", None).await.unwrap());
     assert!(!store.code_consumed(&SecretHash::of("code")).await.unwrap());
     assert!(!store.code_consumed(&SecretHash::of("code2")).await.unwrap());
     assert!(store.refresh_token(&first.hash).await.unwrap().is_none());
@@ -181,7 +185,7 @@ pub async fn a_failed_two_statement_write_changes_nothing(store: &Store) {
     let code = SecretHash::of("code");
     let mut orphan = refresh("rt-orphan", "fam", &c, &u);
     orphan.grant.client_id = "no-such-client".into(); // the foreign key fails
-    assert!(store.consume_code(&code, &u.id, 2300, Some(&orphan)).await.is_err());
+    assert!(store.consume_code(&code, &u.id, 2300, "fam", Some(&orphan)).await.is_err());
     assert!(!store.code_consumed(&code).await.unwrap());
     assert!(store.refresh_token(&orphan.hash).await.unwrap().is_none());
 
@@ -201,7 +205,7 @@ pub async fn a_failed_two_statement_write_changes_nothing(store: &Store) {
         assert!(store.rotate_refresh_token(&SecretHash::of(&from), &next, 1200).await.unwrap());
     }
     let first = refresh("rt", "fam2", &c, &u);
-    assert!(store.consume_code(&code, &u.id, 2300, Some(&first)).await.unwrap());
+    assert!(store.consume_code(&code, &u.id, 2300, "fam2", Some(&first)).await.unwrap());
 }
 
 /// Writes that arrive together (and on SQLite share one commit) succeed or fail each on
@@ -307,7 +311,10 @@ pub async fn rfc9700_4_14_2_family_and_code_revocation(store: &Store) {
     assert!(store.rotate_refresh_token(&SecretHash::of("a1"), &refresh("a2", "famA", &c, &u), 1).await.unwrap());
     // famB came from codeB: its first token is stored with the code's redemption.
     assert!(
-        store.consume_code(&SecretHash::of("codeB"), &u.id, 2300, Some(&refresh("b1", "famB", &c, &u))).await.unwrap()
+        store
+            .consume_code(&SecretHash::of("codeB"), &u.id, 2300, "famB", Some(&refresh("b1", "famB", &c, &u)))
+            .await
+            .unwrap()
     );
     assert_eq!(store.revoke_refresh_family("famA", 5).await.unwrap(), 2);
     assert_eq!(store.refresh_token(&SecretHash::of("a2")).await.unwrap().unwrap().revoked_at, Some(5));
@@ -315,17 +322,57 @@ pub async fn rfc9700_4_14_2_family_and_code_revocation(store: &Store) {
     // A revoked token cannot be rotated.
     assert!(!store.rotate_refresh_token(&SecretHash::of("a2"), &refresh("a3", "famA", &c, &u), 6).await.unwrap());
     assert!(store.rotate_refresh_token(&SecretHash::of("b1"), &refresh("b2", "famB", &c, &u), 6).await.unwrap());
-    assert_eq!(store.revoke_refresh_by_code(&SecretHash::of("codeB"), 7).await.unwrap(), 2);
+    assert_eq!(store.revoke_refresh_by_code(&SecretHash::of("codeB"), 7, 600).await.unwrap(), 2);
+    assert!(store.jwt_standing("jb", Some("famB"), &u.id).await.unwrap().family_revoked);
     assert_eq!(store.refresh_token(&SecretHash::of("b2")).await.unwrap().unwrap().revoked_at, Some(7));
     assert_eq!(
         store.refresh_token(&SecretHash::of("a2")).await.unwrap().unwrap().revoked_at,
         Some(5),
         "famA untouched"
     );
-    // A code redeemed without a refresh family, or never redeemed, revokes nothing.
-    assert!(store.consume_code(&SecretHash::of("codeC"), &u.id, 2300, None).await.unwrap());
-    assert_eq!(store.revoke_refresh_by_code(&SecretHash::of("codeC"), 8).await.unwrap(), 0);
-    assert_eq!(store.revoke_refresh_by_code(&SecretHash::of("codeD"), 8).await.unwrap(), 0);
+    // A code redeemed without a refresh token still revokes the access tokens of its
+    // family (RFC 6749 §4.1.2); one never redeemed revokes nothing.
+    assert!(store.consume_code(&SecretHash::of("codeC"), &u.id, 2300, "famC", None).await.unwrap());
+    assert!(store.jwt_standing("jc", Some("famC"), &u.id).await.unwrap().is_live());
+    assert_eq!(store.revoke_refresh_by_code(&SecretHash::of("codeC"), 8, 608).await.unwrap(), 0);
+    assert!(store.jwt_standing("jc", Some("famC"), &u.id).await.unwrap().family_revoked);
+    assert!(store.jwt_standing("jd", Some("famD"), &u.id).await.unwrap().is_live());
+    assert_eq!(store.revoke_refresh_by_code(&SecretHash::of("codeD"), 8, 608).await.unwrap(), 0);
+    // The revocation is kept until the family's last access token has expired.
+    let purged = store.purge_expired(609, 1000, 10).await.unwrap();
+    assert!(purged.rows.contains(&("revoked_families", 2)), "{purged:?}");
+    assert!(store.jwt_standing("jc", Some("famC"), &u.id).await.unwrap().is_live());
+}
+
+/// A password change ends every grant of the user; a withdrawn consent those of one client.
+pub async fn revoking_a_users_families(store: &Store) {
+    let (c, u) = seed(store).await;
+    let mut other = client("c2");
+    other.scopes = None;
+    store.insert_client(&other).await.unwrap();
+    let bob = user(store, "bob").await;
+    store.insert_refresh_token(&refresh("a1", "famA", &c, &u)).await.unwrap();
+    assert!(store.rotate_refresh_token(&SecretHash::of("a1"), &refresh("a2", "famA", &c, &u), 1).await.unwrap());
+    store.insert_refresh_token(&refresh("o1", "famO", &other, &u)).await.unwrap();
+    store.insert_refresh_token(&refresh("b1", "famBob", &c, &bob)).await.unwrap();
+    assert_eq!(store.revoke_user_families(&u.id, Some(&c.id), 5).await.unwrap(), 2, "a1 (rotated) and a2");
+    assert!(store.jwt_standing("j", Some("famA"), &u.id).await.unwrap().family_revoked);
+    assert!(store.refresh_token(&SecretHash::of("o1")).await.unwrap().unwrap().revoked_at.is_none());
+    assert_eq!(store.revoke_user_families(&u.id, None, 6).await.unwrap(), 1);
+    assert_eq!(store.refresh_token(&SecretHash::of("o1")).await.unwrap().unwrap().revoked_at, Some(6));
+    assert!(store.refresh_token(&SecretHash::of("b1")).await.unwrap().unwrap().revoked_at.is_none(), "bob's stays");
+}
+
+/// Only the operator marks a client as a resource server (RFC 7662 §4).
+pub async fn client_introspection_flag(store: &Store) {
+    let (c, _) = seed(store).await;
+    assert!(!store.client(&c.id).await.unwrap().unwrap().may_introspect);
+    assert!(store.set_client_introspection(&c.id, true).await.unwrap());
+    assert!(store.client(&c.id).await.unwrap().unwrap().may_introspect);
+    assert!(!store.set_client_introspection("nobody", true).await.unwrap());
+    assert!(!store.client(&c.id).await.unwrap().unwrap().registered_dynamically);
+    assert!(store.set_registration_token(&c.id, &SecretHash::of("reg")).await.unwrap());
+    assert!(store.client(&c.id).await.unwrap().unwrap().registered_dynamically);
 }
 
 pub async fn removing_a_client_removes_what_it_was_issued(store: &Store) {
@@ -475,7 +522,12 @@ pub async fn housekeeping_deletes_only_expired_rows_in_batches(store: &Store) {
     for i in 0..25 {
         // 20 expired at 100, 5 live until 9000.
         let expires = if i < 20 { 100 } else { 9000 };
-        assert!(store.consume_code(&SecretHash::of(&format!("code{i}")), &u.id, expires, None).await.unwrap());
+        assert!(
+            store
+                .consume_code(&SecretHash::of(&format!("code{i}")), &u.id, expires, &format!("f{i}"), None)
+                .await
+                .unwrap()
+        );
         let mut rt = refresh(&format!("rt{i}"), &format!("fam{i}"), &c, &u);
         rt.grant.expires_at = expires;
         store.insert_refresh_token(&rt).await.unwrap();

@@ -47,6 +47,8 @@ conformance_tests!(
     rfc9700_4_14_2_refresh_rotates_once_under_race,
     rfc6749_6_live_refresh_token_rotated_in_one_write,
     rfc9700_4_14_2_family_and_code_revocation,
+    revoking_a_users_families,
+    client_introspection_flag,
     removing_a_client_removes_what_it_was_issued,
     signing_keys_round_trip,
     client_registration_update_and_token,
@@ -87,7 +89,7 @@ async fn sqlite_writes_after_close_fail() {
     db.run(async move {
         let hash = latchkey_protocol::secret::SecretHash::of("code");
         store.close().await;
-        let refused = store.consume_code(&hash, "user", 1, None).await;
+        let refused = store.consume_code(&hash, "user", 1, "fam", None).await;
         assert!(matches!(refused, Err(latchkey_store::StoreError::Unavailable(_))), "{refused:?}");
     })
     .await;
