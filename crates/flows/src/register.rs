@@ -62,7 +62,10 @@ impl AuthServer {
             Some(s) => {
                 let unknown = s.difference(&offered);
                 if !unknown.is_empty() {
-                    return Err(OAuthError::invalid_client_metadata(format!("unknown scope(s): {unknown}")).into());
+                    return Err(OAuthError::invalid_client_metadata(
+                        "the scope names a scope this server does not offer",
+                    )
+                    .into());
                 }
                 s.clone()
             }

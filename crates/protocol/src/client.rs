@@ -88,7 +88,7 @@ impl FromStr for GrantType {
         GrantType::ALL
             .into_iter()
             .find(|g| g.as_str() == s)
-            .ok_or_else(|| OAuthError::unsupported_grant_type(format!("grant_type `{s}` is not supported")))
+            .ok_or_else(|| OAuthError::unsupported_grant_type("this grant_type is not supported"))
     }
 }
 
@@ -151,7 +151,7 @@ impl Client {
         let scope = Scope::parse(text)?;
         let extra = scope.difference(&allowed);
         if !extra.is_empty() {
-            return Err(OAuthError::invalid_scope(format!("scope not allowed for this client: {extra}")));
+            return Err(OAuthError::invalid_scope("the requested scope exceeds what this client may have"));
         }
         Ok(scope)
     }
