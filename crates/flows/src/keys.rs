@@ -5,6 +5,7 @@
 //! Design note: `docs/design/signing-keys.md`.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
@@ -110,9 +111,14 @@ struct KeySet {
     signer: Option<Signer>,
     jwks: JwkSet,
     verifiers: HashMap<String, (DecodingKey, Algorithm)>,
-    /// Tokens these keys verified.
-    verified: VerifiedTokens,
+    /// Tokens these keys verified; handed on to the next set while no key is withdrawn.
+    verified: Arc<VerifiedTokens>,
 }
+
+/// Least seconds between two reloads caused by a token naming an unknown `kid`. Within
+/// it such a token is simply not verified: random `kid`s cannot make every request read
+/// the key table.
+const UNKNOWN_KID_RELOAD_INTERVAL: i64 = 1;
 
 /// The key that signs, and the public keys that verify, reloaded from the store so that
 /// every instance follows a rotation.
@@ -120,7 +126,10 @@ pub struct KeyRing {
     store: Store,
     policy: KeyPolicy,
     set: RwLock<Arc<KeySet>>,
+    /// Held by the one reload in progress (single flight).
     reloading: tokio::sync::Mutex<()>,
+    /// Reloads from the store so far.
+    reloads: AtomicU64,
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -250,6 +259,7 @@ impl KeyRing {
             policy,
             set: RwLock::new(Arc::new(KeySet::empty())),
             reloading: tokio::sync::Mutex::new(()),
+            reloads: AtomicU64::new(0),
         };
         if store.signing_keys(now - ring.policy.publish_after_retire).await?.iter().all(|k| k.retired_at.is_some()) {
             match ring.add_key(KeyAlg::Es256, now, now).await {
@@ -284,6 +294,8 @@ impl KeyRing {
     /// Reads the published keys from the store and picks the signer: the newest active
     /// (activation reached, not retired) key.
     async fn reload(&self, now: UnixTime) -> Result<Arc<KeySet>, FlowError> {
+        self.reloads.fetch_add(1, Ordering::Relaxed);
+        let previous = self.loaded();
         let rows = self.store.signing_keys(now - self.policy.publish_after_retire).await?;
         let mut set = KeySet { loaded_at: now, ..KeySet::empty() };
         for row in rows {
@@ -313,23 +325,56 @@ impl KeyRing {
                 set.signer = Some(Signer { kid: row.kid, alg: jose_alg, encoding });
             }
         }
+        // A token verified by a key that is still published stays verified: the cache
+        // is emptied only when a key was withdrawn, not by every reload.
+        if previous.verifiers.keys().all(|kid| set.verifiers.contains_key(kid)) {
+            set.verified = previous.verified.clone();
+        }
         let set = Arc::new(set);
         *self.set.write().unwrap_or_else(|p| p.into_inner()) = set.clone();
         Ok(set)
     }
 
+    /// The key set as last loaded.
+    fn loaded(&self) -> Arc<KeySet> {
+        self.set.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     /// The current key set, reloaded when it is older than the reload interval.
     async fn current(&self, now: UnixTime) -> Result<Arc<KeySet>, FlowError> {
-        let set = self.set.read().unwrap_or_else(|p| p.into_inner()).clone();
-        if now - set.loaded_at < self.policy.reload_every && set.signer.is_some() {
+        let set = self.loaded();
+        if now.saturating_sub(set.loaded_at) < self.policy.reload_every && set.signer.is_some() {
             return Ok(set);
         }
         let _guard = self.reloading.lock().await;
-        let set = self.set.read().unwrap_or_else(|p| p.into_inner()).clone();
-        if now - set.loaded_at < self.policy.reload_every && set.signer.is_some() {
+        let set = self.loaded();
+        if now.saturating_sub(set.loaded_at) < self.policy.reload_every && set.signer.is_some() {
             return Ok(set);
         }
         self.reload(now).await
+    }
+
+    /// The key set after looking for `kid`, which `seen` does not have: another instance
+    /// may have added it since our last load. One reload at a time (the others wait for
+    /// it and look at its result), and none when the keys were loaded less than
+    /// [`UNKNOWN_KID_RELOAD_INTERVAL`] ago.
+    async fn look_for(&self, kid: &str, seen: Arc<KeySet>, now: UnixTime) -> Result<Arc<KeySet>, FlowError> {
+        let fresh = |set: &KeySet| now.saturating_sub(set.loaded_at) < UNKNOWN_KID_RELOAD_INTERVAL;
+        if fresh(&seen) {
+            return Ok(seen);
+        }
+        let _guard = self.reloading.lock().await;
+        let set = self.loaded();
+        if set.verifiers.contains_key(kid) || fresh(&set) {
+            return Ok(set);
+        }
+        self.reload(now).await
+    }
+
+    /// How many times the keys were read from the store.
+    #[cfg(test)]
+    fn reload_count(&self) -> u64 {
+        self.reloads.load(Ordering::Relaxed)
     }
 
     /// The public keys, as served at the JWKS endpoint.
@@ -366,11 +411,8 @@ impl KeyRing {
             return Ok(None);
         }
         let Some(kid) = header.kid else { return Ok(None) };
-        if !set.verifiers.contains_key(&kid) && set.loaded_at < now {
-            // Another instance may have added a key since our last load: look once more
-            // (at most once a second).
-            let _guard = self.reloading.lock().await;
-            set = self.reload(now).await?;
+        if !set.verifiers.contains_key(&kid) {
+            set = self.look_for(&kid, set, now).await?;
         }
         let Some((key, alg)) = set.verifiers.get(&kid) else { return Ok(None) };
         if header.alg != *alg {
@@ -423,7 +465,7 @@ impl KeySet {
             signer: None,
             jwks: JwkSet { keys: Vec::new() },
             verifiers: HashMap::new(),
-            verified: VerifiedTokens::default(),
+            verified: Arc::default(),
         }
     }
 }
@@ -459,6 +501,102 @@ mod tests {
             *der.last_mut().unwrap() ^= 0x01;
             assert!(validate(alg, &der).is_err(), "{alg:?}");
         }
+    }
+
+    const NOW: UnixTime = 1_800_000_000;
+    const ISS: &str = "https://as.example";
+
+    fn claims(now: UnixTime) -> AccessTokenClaims {
+        AccessTokenClaims {
+            iss: ISS.into(),
+            sub: "u".into(),
+            aud: "api".into(),
+            client_id: "c".into(),
+            scope: "profile".into(),
+            exp: now + 300,
+            iat: now,
+            jti: format!("j{now}"),
+            gid: None,
+        }
+    }
+
+    /// `token` with its header replaced by one naming key `kid` (the signature no longer
+    /// matters: no key of that name is published).
+    fn with_kid(token: &str, kid: &str) -> String {
+        let header = serde_json::json!({ "alg": "ES256", "typ": ACCESS_TOKEN_TYP, "kid": kid });
+        let rest = token.split_once('.').map(|(_, rest)| rest).unwrap();
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(header.to_string());
+        format!("{b64}.{rest}")
+    }
+
+    /// Two stores on the same SQLite file, as two instances would have.
+    async fn two_stores() -> (tempfile::TempDir, Store, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("keys.db").display());
+        let options = latchkey_store::StoreOptions::default();
+        let one = Store::connect(&url, &options).await.unwrap();
+        let two = Store::connect(&url, &options).await.unwrap();
+        (dir, one, two)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn unknown_kids_reload_the_keys_once_at_a_time_at_most_once_a_second() {
+        let (_dir, store, other_store) = two_stores().await;
+        let ring = Arc::new(KeyRing::load_or_create(&store, KeyPolicy::default(), NOW).await.unwrap());
+        let good = ring.sign(&claims(NOW), NOW).await.unwrap();
+        assert!(ring.verify(&good, ISS, NOW).await.unwrap().is_some());
+        assert_eq!(ring.loaded().verified.len(), 1);
+
+        // A second later, 64 tokens with random kids arrive together: one reload between them.
+        let before = ring.reload_count();
+        let mut tasks = tokio::task::JoinSet::new();
+        let start = Arc::new(tokio::sync::Barrier::new(64));
+        for i in 0..64 {
+            let (ring, token, start) = (ring.clone(), with_kid(&good, &format!("random-{i}")), start.clone());
+            tasks.spawn(async move {
+                start.wait().await;
+                ring.verify(&token, ISS, NOW + 1).await.unwrap()
+            });
+        }
+        while let Some(verified) = tasks.join_next().await {
+            assert!(verified.unwrap().is_none(), "an unknown kid verifies nothing");
+        }
+        assert_eq!(ring.reload_count() - before, 1, "one reload for all of them");
+        // That reload found the same keys: what was verified stays verified.
+        assert_eq!(ring.loaded().verified.len(), 1, "the verified-token cache was kept");
+        assert!(ring.verify(&good, ISS, NOW + 1).await.unwrap().is_some());
+
+        // Another instance adds a key that signs at once.
+        let policy = KeyPolicy { overlap: 0, ..KeyPolicy::default() };
+        let other = KeyRing::load_or_create(&other_store, policy, NOW + 1).await.unwrap();
+        let new_kid = other.rotate(KeyAlg::Es256, NOW + 1).await.unwrap();
+        let fresh = other.sign(&claims(NOW + 1), NOW + 1).await.unwrap();
+        assert_eq!(jsonwebtoken::decode_header(&fresh).unwrap().kid.as_deref(), Some(new_kid.as_str()));
+        // Within the interval it is not looked for...
+        let before = ring.reload_count();
+        assert!(ring.verify(&fresh, ISS, NOW + 1).await.unwrap().is_none());
+        assert_eq!(ring.reload_count(), before);
+        // ...after it, it is found, and the tokens verified before are still remembered.
+        assert_eq!(ring.verify(&fresh, ISS, NOW + 2).await.unwrap().map(|c| c.jti), Some(format!("j{}", NOW + 1)));
+        assert_eq!(ring.reload_count(), before + 1);
+        assert_eq!(ring.loaded().verified.len(), 2, "a key added does not empty the cache");
+    }
+
+    #[tokio::test]
+    async fn a_withdrawn_key_empties_the_verified_token_cache() {
+        let (_dir, store, _) = two_stores().await;
+        let policy = KeyPolicy { overlap: 0, publish_after_retire: 10, ..KeyPolicy::default() };
+        let ring = KeyRing::load_or_create(&store, policy, NOW).await.unwrap();
+        let old_kid = ring.signing_kid(NOW).await.unwrap().unwrap();
+        let token = ring.sign(&claims(NOW), NOW).await.unwrap();
+        ring.rotate(KeyAlg::Es256, NOW).await.unwrap();
+        ring.retire(&old_kid, NOW).await.unwrap();
+        assert!(ring.verify(&token, ISS, NOW).await.unwrap().is_some(), "retired keys still verify");
+        assert_eq!(ring.loaded().verified.len(), 1);
+        // Past `publish_after_retire` the old key is withdrawn (seen at the next periodic
+        // reload), and its tokens go with it.
+        assert!(ring.verify(&token, ISS, NOW + 31).await.unwrap().is_none());
+        assert_eq!(ring.loaded().verified.len(), 0);
     }
 
     #[test]

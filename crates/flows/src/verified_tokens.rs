@@ -4,9 +4,10 @@
 //! ES256 verification costs more than the rest of the introspection request (65 µs, see
 //! `bench/README.md`). A token that passed verification is remembered, by the SHA-256 of
 //! the issuer and the token, with its claims, until it expires. Only tokens that verified
-//! are kept, so a forgery cannot fill the cache; it lives inside one loaded key set, so it
-//! starts empty whenever the keys are reloaded (every 30 s, and when a key is added or
-//! retired); and revocation is still checked on every request, after it.
+//! are kept, so a forgery cannot fill the cache; it belongs to the loaded key set and is
+//! handed on to the next one when the keys are reloaded (every 30 s, on a rotation, on an
+//! unknown `kid`) unless a key was withdrawn, when it starts empty; and revocation is
+//! still checked on every request, after it.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -57,7 +58,7 @@ impl VerifiedTokens {
     }
 
     #[cfg(test)]
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.entries.lock().map(|e| e.len()).unwrap_or(0)
     }
 }

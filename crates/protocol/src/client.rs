@@ -88,7 +88,7 @@ impl FromStr for GrantType {
         GrantType::ALL
             .into_iter()
             .find(|g| g.as_str() == s)
-            .ok_or_else(|| OAuthError::unsupported_grant_type(format!("grant_type `{s}` is not supported")))
+            .ok_or_else(|| OAuthError::unsupported_grant_type("this grant_type is not supported"))
     }
 }
 

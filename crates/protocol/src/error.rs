@@ -80,9 +80,11 @@ impl ErrorCode {
 }
 
 /// What the client is told: an error code and a human-readable description.
-/// Never carries a secret or an internal cause.
+/// Never carries a secret or an internal cause. Made only by its constructors, which keep
+/// the description inside the characters §5.2 allows ([`safe_description`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}: {description}", .code.as_str())]
+#[non_exhaustive]
 pub struct OAuthError {
     /// The RFC error code.
     pub code: ErrorCode,
@@ -90,13 +92,57 @@ pub struct OAuthError {
     pub description: Cow<'static, str>,
 }
 
+/// Longest `error_description`, in characters: a sentence, not a document.
+pub const MAX_DESCRIPTION: usize = 200;
+
+/// Whether `c` may appear in an `error_description`. RFC 6749 §5.2 (and §4.1.2.1, RFC 6750
+/// §3): "Values for the "error_description" parameter MUST NOT include characters outside
+/// the set %x20-21 / %x23-5B / %x5D-7E", that is printable ASCII but `"` and `\`.
+pub fn allowed_in_description(c: char) -> bool {
+    matches!(c, '\x20'..='\x21' | '\x23'..='\x5B' | '\x5D'..='\x7E')
+}
+
+/// `text` as an `error_description` may carry it: `§` becomes `section `, `"` becomes `'`,
+/// any other character outside the §5.2 set becomes `?`, and text past
+/// [`MAX_DESCRIPTION`] characters is cut (ending in `...`). Text already inside the set is
+/// returned as it is.
+pub fn safe_description(text: Cow<'static, str>) -> Cow<'static, str> {
+    match sanitized(&text) {
+        Some(clean) => Cow::Owned(clean),
+        None => text,
+    }
+}
+
+/// The safe form of `text`, or `None` when `text` is safe already.
+fn sanitized(text: &str) -> Option<String> {
+    if text.len() <= MAX_DESCRIPTION && text.chars().all(allowed_in_description) {
+        return None;
+    }
+    // Every character pushed is ASCII: the length in bytes is the length in characters.
+    let mut clean = String::with_capacity(text.len().min(MAX_DESCRIPTION + 8));
+    for c in text.chars() {
+        match c {
+            c if allowed_in_description(c) => clean.push(c),
+            '§' => clean.push_str("section "),
+            '"' => clean.push('\''),
+            _ => clean.push('?'),
+        }
+        if clean.len() > MAX_DESCRIPTION {
+            clean.truncate(MAX_DESCRIPTION - 3);
+            clean.push_str("...");
+            break;
+        }
+    }
+    Some(clean)
+}
+
 macro_rules! constructors {
     ($($name:ident => $code:ident),* $(,)?) => {
         impl OAuthError {
             $(
-                #[doc = concat!("An `", stringify!($name), "` error with this description.")]
+                #[doc = concat!("An `", stringify!($name), "` error with this description (made safe: [`safe_description`]).")]
                 pub fn $name(description: impl Into<Cow<'static, str>>) -> Self {
-                    OAuthError { code: ErrorCode::$code, description: description.into() }
+                    OAuthError { code: ErrorCode::$code, description: safe_description(description.into()) }
                 }
             )*
         }
@@ -135,6 +181,70 @@ pub struct ErrorBody {
 
 impl From<&OAuthError> for ErrorBody {
     fn from(e: &OAuthError) -> Self {
-        ErrorBody { error: e.code.as_str().to_owned(), error_description: Some(e.description.to_string()) }
+        let description = sanitized(&e.description).unwrap_or_else(|| e.description.to_string());
+        ErrorBody { error: e.code.as_str().to_owned(), error_description: Some(description) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    type Constructor = fn(String) -> OAuthError;
+
+    const CONSTRUCTORS: [Constructor; 17] = [
+        OAuthError::invalid_request,
+        OAuthError::invalid_client,
+        OAuthError::invalid_grant,
+        OAuthError::unauthorized_client,
+        OAuthError::unsupported_grant_type,
+        OAuthError::invalid_scope,
+        OAuthError::access_denied,
+        OAuthError::unsupported_response_type,
+        OAuthError::server_error,
+        OAuthError::temporarily_unavailable,
+        OAuthError::authorization_pending,
+        OAuthError::slow_down,
+        OAuthError::expired_token,
+        OAuthError::invalid_redirect_uri,
+        OAuthError::invalid_client_metadata,
+        OAuthError::invalid_software_statement,
+        OAuthError::unsupported_token_type,
+    ];
+
+    fn inside_the_set(text: &str) -> bool {
+        text.bytes().all(|b| matches!(b, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E))
+    }
+
+    proptest! {
+        #[test]
+        fn rfc6749_5_2_every_error_description_stays_inside_the_allowed_set(
+            text in any::<String>(),
+            ascii in "[\\x00-\\x7F]{0,300}",
+        ) {
+            for make in CONSTRUCTORS {
+                for input in [&text, &ascii] {
+                    let e = make(input.clone());
+                    prop_assert!(inside_the_set(&e.description), "{:?}", e.description);
+                    prop_assert!(e.description.chars().count() <= MAX_DESCRIPTION);
+                    let body = ErrorBody::from(&e);
+                    prop_assert!(inside_the_set(body.error_description.as_deref().unwrap_or("")));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn rfc6749_5_2_safe_descriptions_are_kept_and_unsafe_characters_replaced() {
+        let kept = OAuthError::invalid_request("missing parameter `code`");
+        assert!(matches!(kept.description, Cow::Borrowed("missing parameter `code`")));
+        let section = OAuthError::invalid_request("no fragment (RFC 6749 §3.1.2)");
+        assert_eq!(section.description, "no fragment (RFC 6749 section 3.1.2)");
+        let e = OAuthError::unsupported_grant_type("\"\u{e9}\r\n\\x");
+        assert_eq!(e.description, "'????x");
+        let long = OAuthError::invalid_request("a".repeat(1000));
+        assert_eq!(long.description.len(), MAX_DESCRIPTION);
+        assert!(long.description.ends_with("..."));
     }
 }

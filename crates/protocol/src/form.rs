@@ -28,7 +28,7 @@ impl Params {
             }
             if map.contains_key(name.as_ref()) {
                 // §3.1: "MUST NOT be included more than once".
-                return Err(OAuthError::invalid_request(format!("parameter `{name}` is repeated")));
+                return Err(OAuthError::invalid_request("a parameter is repeated (RFC 6749 §3.1)"));
             }
             map.insert(name.into_owned(), value.into_owned());
         }

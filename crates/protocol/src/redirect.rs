@@ -9,8 +9,7 @@ use crate::OAuthError;
 /// (RFC 8252 §7.3, RFC 9700 §2.6); private-use schemes are allowed for native apps
 /// (RFC 8252 §7.1).
 pub fn validate_registered(uri: &str) -> Result<(), OAuthError> {
-    let parsed = Url::parse(uri)
-        .map_err(|_| OAuthError::invalid_request(format!("redirect URI `{uri}` is not an absolute URI")))?;
+    let parsed = Url::parse(uri).map_err(|_| OAuthError::invalid_request("the redirect URI is not an absolute URI"))?;
     if parsed.fragment().is_some() || uri.contains('#') {
         return Err(OAuthError::invalid_request("a redirect URI must not contain a fragment (RFC 6749 §3.1.2)"));
     }
@@ -20,7 +19,7 @@ pub fn validate_registered(uri: &str) -> Result<(), OAuthError> {
         "http" => Err(OAuthError::invalid_request("plain http redirect URIs are allowed only on loopback hosts")),
         // RFC 8252 §7.1: private-use URI schemes in reverse domain order (`com.example.app:/cb`).
         scheme if scheme.contains('.') => Ok(()),
-        scheme => Err(OAuthError::invalid_request(format!("redirect URI scheme `{scheme}` is not allowed"))),
+        _ => Err(OAuthError::invalid_request("the redirect URI's scheme is not allowed")),
     }
 }
 

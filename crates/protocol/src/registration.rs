@@ -61,7 +61,7 @@ fn string_list(v: &Value, field: &str) -> Result<Vec<String>, OAuthError> {
 /// http on a loopback IP (RFC 8252 §7.3; not `localhost`, §8.3), or a private-use scheme
 /// with a dot (RFC 8252 §7.1).
 pub fn check_redirect_uri(uri: &str) -> Result<(), OAuthError> {
-    let bad_uri = |why: &str| OAuthError::invalid_redirect_uri(format!("`{uri}`: {why}"));
+    let bad_uri = |why: &str| OAuthError::invalid_redirect_uri(format!("redirect URI: {why}"));
     if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(bad_uri("contains whitespace"));
     }
@@ -108,7 +108,7 @@ impl ClientMetadata {
         let grant_types: Vec<GrantType> = match obj.get("grant_types") {
             Some(v) => string_list(v, "grant_types")?
                 .iter()
-                .map(|g| g.parse::<GrantType>().map_err(|_| bad(format!("grant type `{g}` is not supported"))))
+                .map(|g| g.parse::<GrantType>().map_err(|_| bad("a grant type is not supported")))
                 .collect::<Result<_, _>>()?,
             None => vec![GrantType::AuthorizationCode],
         };
@@ -118,8 +118,8 @@ impl ClientMetadata {
             None if has_code => vec!["code".to_owned()],
             None => Vec::new(),
         };
-        if let Some(other) = response_types.iter().find(|r| r.as_str() != "code") {
-            return Err(bad(format!("response type `{other}` is not supported")));
+        if response_types.iter().any(|r| r.as_str() != "code") {
+            return Err(bad("a response type other than code is not supported"));
         }
         // §2.1: grant_types and response_types must agree.
         if has_code != response_types.iter().any(|r| r == "code") {

@@ -2,6 +2,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use latchkey_protocol::error::{allowed_in_description, safe_description};
 
 /// Why a request was refused (RFC 6750 §3.1).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -75,8 +76,12 @@ impl BearerError {
 
     /// The `WWW-Authenticate` value (RFC 6750 §3).
     pub fn challenge(&self) -> String {
-        // Quoted-string values: our descriptions never contain `"` or `\`, but strip them anyway.
-        let q = |s: &str| s.chars().filter(|c| *c != '"' && *c != '\\' && !c.is_control()).collect::<String>();
+        // RFC 6750 §3: `error_description` and `scope` "MUST NOT include characters outside
+        // the set %x20-21 / %x23-5B / %x5D-7E" (scope tokens without the space); the realm
+        // is held to the same set, which keeps every value a valid quoted-string and header.
+        let q = |s: &str| s.chars().map(|c| if allowed_in_description(c) { c } else { '?' }).collect::<String>();
+        let token = |t: &str| t.chars().map(|c| if c != ' ' && allowed_in_description(c) { c } else { '?' }).collect();
+        let scope_q = |s: &str| s.split(' ').map(token).collect::<Vec<String>>().join(" ");
         match self {
             BearerError::Missing { realm } | BearerError::Unavailable { realm } => {
                 format!(r#"Bearer realm="{}""#, q(realm))
@@ -86,14 +91,14 @@ impl BearerError {
                     r#"Bearer realm="{}", error="{}", error_description="{}""#,
                     q(realm),
                     self.code().unwrap_or(""),
-                    q(description)
+                    safe_description(description.clone().into())
                 )
             }
             BearerError::InsufficientScope { realm, scope } => format!(
                 r#"Bearer realm="{}", error="insufficient_scope", error_description="the request needs scope {}", scope="{}""#,
                 q(realm),
-                q(scope),
-                q(scope)
+                scope_q(scope),
+                scope_q(scope)
             ),
         }
     }
@@ -113,7 +118,7 @@ impl IntoResponse for BearerError {
     fn into_response(self) -> Response {
         let body = match self.code() {
             Some(code) => {
-                serde_json::json!({ "error": code, "error_description": self.to_string() })
+                serde_json::json!({ "error": code, "error_description": safe_description(self.to_string().into()) })
             }
             None => serde_json::json!({ "error": "unauthorized" }),
         };
@@ -123,5 +128,42 @@ impl IntoResponse for BearerError {
         }
         res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         res
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inside_the_set(text: &str) -> bool {
+        text.bytes().all(|b| matches!(b, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E))
+    }
+
+    /// The value of `name="..."` in a challenge.
+    fn param<'a>(challenge: &'a str, name: &str) -> &'a str {
+        let start = challenge.find(&format!("{name}=\"")).map(|i| i + name.len() + 2).unwrap();
+        let len = challenge[start..].find('"').unwrap();
+        &challenge[start..start + len]
+    }
+
+    #[test]
+    fn rfc6750_3_challenge_values_stay_inside_the_allowed_set() {
+        let hostile = "a\"b\\c\r\nd\u{e9}\u{0}e";
+        for e in [
+            BearerError::invalid_token(hostile, hostile),
+            BearerError::invalid_request(hostile, &hostile.repeat(100)),
+            BearerError::insufficient_scope(hostile, &format!("{hostile} notes:read")),
+        ] {
+            let challenge = e.challenge();
+            for name in ["realm", "error_description"] {
+                assert!(inside_the_set(param(&challenge, name)), "{name} in {challenge:?}");
+            }
+            if matches!(e, BearerError::InsufficientScope { .. }) {
+                assert!(param(&challenge, "scope").ends_with(" notes:read"), "{challenge:?}");
+            }
+            let res = e.into_response();
+            let header = res.headers().get(header::WWW_AUTHENTICATE).expect("the challenge is sent");
+            assert_eq!(header.to_str().unwrap(), challenge);
+        }
     }
 }

@@ -44,7 +44,10 @@ pub struct BearerConfig {
     pub jwks_uri: Option<String>,
     /// The `realm` of `WWW-Authenticate` challenges.
     pub realm: String,
-    /// Clock skew allowed on `exp`, `nbf` and `iat`.
+    /// Clock skew allowed on `exp` and `nbf` (RFC 7519 §4.1.4, §4.1.5: "some small
+    /// leeway"): a token is refused from `exp + leeway` on. Default 5 s. It lengthens
+    /// every token's life by as much, so keep it to the skew between the clocks of the
+    /// authorization server and this one; [`BearerConfig::with_leeway`] sets it.
     pub leeway: Duration,
     /// Least time between two JWKS fetches caused by an unknown `kid`.
     pub refetch_interval: Duration,
@@ -54,7 +57,7 @@ pub struct BearerConfig {
 }
 
 impl BearerConfig {
-    /// A configuration for tokens from `issuer` meant for `audience`: 30 s leeway, JWKS
+    /// A configuration for tokens from `issuer` meant for `audience`: 5 s leeway, JWKS
     /// discovered, refetched on an unknown `kid` at most every 10 s.
     pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> BearerConfig {
         BearerConfig {
@@ -62,12 +65,21 @@ impl BearerConfig {
             audience: audience.into(),
             jwks_uri: None,
             realm: "api".into(),
-            leeway: Duration::from_secs(30),
+            leeway: DEFAULT_LEEWAY,
             refetch_interval: Duration::from_secs(10),
             introspection: None,
         }
     }
+
+    /// The same configuration with another clock-skew allowance (see [`BearerConfig::leeway`]).
+    pub fn with_leeway(mut self, leeway: Duration) -> BearerConfig {
+        self.leeway = leeway;
+        self
+    }
 }
+
+/// The default [`BearerConfig::leeway`].
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(5);
 
 /// The validator: shared, cheap to clone, caching the issuer's keys.
 #[derive(Clone)]
@@ -107,6 +119,12 @@ impl BearerAuth {
     /// Validates a JWT access token (RFC 9068 §4): `typ`, signature by a key of the
     /// issuer, `iss`, `aud`, `exp`/`nbf` with leeway. Returns its claims.
     pub async fn validate(&self, token: &str) -> Result<AccessTokenClaims, BearerError> {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+        self.validate_at(token, i64::try_from(now).unwrap_or(i64::MAX)).await
+    }
+
+    /// [`BearerAuth::validate`] at the time `now` (unix seconds).
+    async fn validate_at(&self, token: &str, now: i64) -> Result<AccessTokenClaims, BearerError> {
         let realm = self.realm();
         if let Some(introspector) = &self.inner.introspector {
             return match introspector.check(token).await {
@@ -154,6 +172,8 @@ impl BearerAuth {
         let c = &self.inner.config;
         let mut v = Validation::new(key.alg);
         v.leeway = c.leeway.as_secs();
+        // `exp` is checked below, against `now`; `nbf` by jsonwebtoken, with the same leeway.
+        v.validate_exp = false;
         v.validate_nbf = true;
         v.set_issuer(&[&c.issuer]);
         v.set_audience(&[&c.audience]);
@@ -169,6 +189,15 @@ impl BearerAuth {
                 _ => invalid("the token is invalid"),
             }
         })?;
+        // RFC 7519 §4.1.4: "the current date/time MUST be before the expiration date/time",
+        // give or take the leeway.
+        let leeway = i64::try_from(c.leeway.as_secs()).unwrap_or(i64::MAX);
+        if now >= data.claims.exp.saturating_add(leeway) {
+            return Err(invalid("the token has expired"));
+        }
         Ok(data.claims)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -72,6 +72,7 @@ impl Sweep<'_> {
         let (status, h) = (res.status(), res.headers().clone());
         let text = res.text().await.unwrap_or_default();
         assert!(status.as_u16() < 500, "{method} {path} {headers:?}: {status} {text}");
+        check_descriptions(&format!("{method} {path}"), &text, &h);
         (status, text, h)
     }
 
@@ -97,6 +98,43 @@ impl Sweep<'_> {
             );
         }
     }
+}
+
+/// RFC 6749 §5.2 (and §4.1.2.1, RFC 6750 §3): "Values for the "error_description"
+/// parameter MUST NOT include characters outside the set %x20-21 / %x23-5B / %x5D-7E."
+fn assert_inside_the_set(what: &str, description: &str) {
+    assert!(
+        description.bytes().all(|b| matches!(b, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E)),
+        "{what}: error_description {description:?}"
+    );
+}
+
+/// Checks every `error_description` an answer carries: in a JSON body, in the query of a
+/// redirect, in a `WWW-Authenticate` challenge. Returns how many it saw.
+fn check_descriptions(what: &str, text: &str, headers: &reqwest::header::HeaderMap) -> usize {
+    let mut seen = 0;
+    if let Ok(v) = serde_json::from_str::<Value>(text)
+        && let Some(d) = v.get("error_description")
+    {
+        assert_inside_the_set(what, d.as_str().unwrap_or_else(|| panic!("{what}: not a string: {d}")));
+        seen += 1;
+    }
+    if let Some(loc) = headers.get("location").and_then(|l| l.to_str().ok())
+        && let Some(d) = param(loc, "error_description")
+    {
+        assert_inside_the_set(what, &d);
+        seen += 1;
+    }
+    for challenge in headers.get_all("www-authenticate") {
+        let challenge = challenge.to_str().unwrap_or_else(|_| panic!("{what}: challenge not ASCII: {challenge:?}"));
+        if let Some((_, rest)) = challenge.split_once("error_description=\"") {
+            let d = rest.split_once('"').map_or(rest, |(d, _)| d);
+            assert_inside_the_set(what, d);
+            assert!(!rest.contains('\\'), "{what}: {challenge}");
+            seen += 1;
+        }
+    }
+    seen
 }
 
 fn basic(id: &str, secret: &str) -> String {
@@ -342,4 +380,74 @@ async fn slow_clients_and_oversized_headers_are_cut_off() {
     // A normal request on the same server is fine.
     let answer = raw(addr, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n", false).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+#[tokio::test]
+async fn rfc6749_5_2_error_descriptions_never_echo_characters_outside_the_allowed_set() {
+    let t = TestServer::start_with(|s| s.registration = RegistrationPolicy::Open).await;
+    let client = t.confidential_client().await;
+    let public = t.public_client().await;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).no_proxy().build().unwrap();
+    let mut s = Sweep { t: &t, http, sent: 0 };
+    let form = ("content-type", "application/x-www-form-urlencoded");
+    let good_basic = basic(&client.id, client.secret.as_deref().unwrap());
+    let auth = ("authorization", good_basic.as_str());
+    let mut described = 0;
+    let mut send = async |s: &mut Sweep<'_>, method: Method, path: &str, headers: &[(&str, &str)], body: Vec<u8>| {
+        let (status, text, h) = s.send(method, path, headers, body).await;
+        assert!(status.is_client_error() || status.is_success() || status.is_redirection(), "{path}: {status}");
+        described += check_descriptions(path, &text, &h);
+    };
+
+    // A quote and a non-ASCII letter, a CR/LF, a backslash, control characters.
+    for v in ["\"\u{e9}", "a\r\nb", "a\\b", "\u{0}\u{7f}\t", "\u{202e}x"] {
+        let e = form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+        let token_bodies = [
+            format!("grant_type={e}"),
+            format!("grant_type=authorization_code&code={e}&redirect_uri={e}&code_verifier={e}"),
+            format!("grant_type=client_credentials&scope={e}"),
+            format!("grant_type=refresh_token&refresh_token={e}&scope={e}"),
+            format!("grant_type=urn:ietf:params:oauth:grant-type:device_code&device_code={e}"),
+            format!("grant_type=client_credentials&{e}=1&{e}=2"),
+        ];
+        for body in &token_bodies {
+            send(&mut s, Method::POST, "/token", &[form, auth], body.clone().into_bytes()).await;
+            let as_public = format!("{body}&client_id={}", public.id);
+            send(&mut s, Method::POST, "/token", &[form], as_public.into_bytes()).await;
+        }
+        send(&mut s, Method::POST, "/token", &[form], format!("grant_type={e}&client_id={e}").into_bytes()).await;
+        for path in ["/revoke", "/introspect"] {
+            for body in
+                [format!("token={e}&token_type_hint={e}"), format!("{e}=1&{e}=2"), format!("token_type_hint={e}")]
+            {
+                send(&mut s, Method::POST, path, &[form, auth], body.into_bytes()).await;
+            }
+        }
+        for body in [
+            format!("client_id={}&scope={e}", public.id),
+            format!("client_id={e}"),
+            format!("client_id={}&{e}=1&{e}=2", public.id),
+        ] {
+            send(&mut s, Method::POST, "/device_authorization", &[form], body.into_bytes()).await;
+        }
+        let json = ("content-type", "application/json");
+        for body in [
+            json!({ "redirect_uris": [v] }),
+            json!({ "redirect_uris": [format!("https://app.example/{v}")] }),
+            json!({ "grant_types": [v] }),
+            json!({ "response_types": [v], "redirect_uris": ["https://app.example/cb"] }),
+            json!({ "grant_types": ["client_credentials"], "scope": v }),
+            json!({ "grant_types": ["client_credentials"], "scope": format!("profile x{v}") }),
+            json!({ "grant_types": ["client_credentials"], "token_endpoint_auth_method": v }),
+            json!({ "grant_types": ["client_credentials"], "client_name": v }),
+        ] {
+            send(&mut s, Method::POST, "/register", &[json], body.to_string().into_bytes()).await;
+        }
+        // Authorization errors redirected to the client (RFC 6749 §4.1.2.1).
+        for name in ["response_type", "scope", "code_challenge_method", "code_challenge"] {
+            let q = authorize_query(&client, &[(name, v)]);
+            send(&mut s, Method::GET, &format!("/authorize?{q}"), &[], Vec::new()).await;
+        }
+    }
+    assert!(described > 100, "only {described} error descriptions seen");
 }
