@@ -38,6 +38,8 @@ pub struct Config {
     pub session_ttl: i64,
     /// Database pool size.
     pub max_connections: u32,
+    /// Client (HTTP) connections open at once; absent: sized to the open-file limit.
+    pub max_client_connections: Option<usize>,
     /// Seconds a request waits for a database connection.
     pub acquire_timeout: u64,
     /// Longest seconds a database statement may run (PostgreSQL).
@@ -85,6 +87,7 @@ const ENV_KEYS: &[&str] = &[
     "refresh_token_ttl",
     "session_ttl",
     "max_connections",
+    "max_client_connections",
     "acquire_timeout",
     "statement_timeout",
     "registration",
@@ -114,6 +117,7 @@ impl Default for Config {
             refresh_token_ttl: s.refresh_token_ttl,
             session_ttl: s.session_ttl,
             max_connections: 16,
+            max_client_connections: None,
             acquire_timeout: 3,
             statement_timeout: 10,
             scopes: s.scopes,
@@ -219,6 +223,9 @@ impl Config {
         if self.max_connections == 0 {
             bail!("max_connections: must be at least 1");
         }
+        if self.max_client_connections == Some(0) {
+            bail!("max_client_connections: must be at least 1");
+        }
         let mut seen = std::collections::BTreeSet::new();
         for s in &self.scopes {
             let parsed = Scope::parse(&s.name)
@@ -292,6 +299,14 @@ impl Config {
             session_ttl: self.session_ttl,
             scopes: self.scopes.clone(),
         }
+    }
+
+    /// Connection limits of the listener.
+    pub fn serve_options(&self) -> latchkey_server::ServeOptions {
+        let max_client_connections = self
+            .max_client_connections
+            .unwrap_or_else(|| crate::limits::client_connections(crate::limits::open_files(), self.max_connections));
+        latchkey_server::ServeOptions { max_client_connections, ..latchkey_server::ServeOptions::default() }
     }
 
     /// Store options.

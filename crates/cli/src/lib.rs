@@ -6,6 +6,7 @@ pub mod commands;
 pub mod config;
 pub mod demo;
 mod lifecycle;
+mod limits;
 
 use std::process::ExitCode;
 

@@ -8,6 +8,7 @@
 mod cookies;
 mod error;
 mod form;
+mod listen;
 pub mod metrics;
 mod pages;
 mod routes;
@@ -78,15 +79,28 @@ pub fn router(state: AppState) -> Router {
 /// Connection-level limits.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
-    /// A client must send its request headers within this time (slow-client defence).
+    /// A connection must complete a request head within this time of being accepted, and
+    /// of its last request: a slow or silent client (HTTP/1 or HTTP/2, before or after the
+    /// protocol preface) is closed after it.
     pub header_read_timeout: Duration,
     /// On shutdown, in-flight requests get at most this long to finish.
     pub shutdown_grace: Duration,
+    /// Most client connections open at once; a connection beyond it is closed as soon as
+    /// it is accepted. The binary sizes it to the open-file limit.
+    pub max_client_connections: usize,
 }
+
+/// Connections the metrics listener keeps open at once.
+pub const METRICS_CONNECTIONS: usize = 16;
 
 impl Default for ServeOptions {
     fn default() -> Self {
-        ServeOptions { header_read_timeout: Duration::from_secs(10), shutdown_grace: Duration::from_secs(30) }
+        ServeOptions {
+            header_read_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(30),
+            // Fits the common 1,024 open-file limit with room for the database pool.
+            max_client_connections: 768,
+        }
     }
 }
 
@@ -106,7 +120,8 @@ pub async fn serve_metrics(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     metrics::handle();
-    serve_router(listener, metrics::router(store), ServeOptions::default(), shutdown).await
+    let options = ServeOptions { max_client_connections: METRICS_CONNECTIONS, ..ServeOptions::default() };
+    listen::serve_router(listener, metrics::router(store), options, shutdown).await
 }
 
 /// Serves the router until `shutdown` resolves: then stops accepting, lets in-flight
@@ -117,52 +132,5 @@ pub async fn serve_with(
     options: ServeOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve_router(listener, router(state), options, shutdown).await
-}
-
-async fn serve_router(
-    listener: tokio::net::TcpListener,
-    app: Router,
-    options: ServeOptions,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-    use hyper_util::server::conn::auto::Builder;
-    use hyper_util::service::TowerToHyperService;
-
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(x) => x,
-                Err(e) => {
-                    // Out of file descriptors and the like: wait a moment, keep serving.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        // The peer address keys the per-address login limit.
-        let service =
-            app.clone().layer(tower_http::add_extension::AddExtensionLayer::new(axum::extract::ConnectInfo(peer)));
-        let mut builder = Builder::new(TokioExecutor::new());
-        builder.http1().timer(TokioTimer::new()).header_read_timeout(options.header_read_timeout);
-        let conn = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
-            .into_owned();
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
-        });
-    }
-    drop(listener);
-    if tokio::time::timeout(options.shutdown_grace, graceful.shutdown()).await.is_err() {
-        tracing::warn!("shutdown grace period over; closing the remaining connections");
-    }
-    Ok(())
+    listen::serve_router(listener, router(state), options, shutdown).await
 }

@@ -33,9 +33,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let store = auth.store().clone();
     tokio::task::spawn_blocking(latchkey_flows::warm_up_crypto);
     let state = AppState::new(auth)?;
-    tracing::info!(address = %addr, issuer = %config.issuer(), database = %super::redact_url(&config.database_url), "Latchkey listening");
+    let options = config.serve_options();
+    tracing::info!(
+        address = %addr,
+        issuer = %config.issuer(),
+        database = %super::redact_url(&config.database_url),
+        max_client_connections = options.max_client_connections,
+        "Latchkey listening"
+    );
     eprintln!("Latchkey listening on http://{addr} (issuer {})", config.issuer());
-    let served = latchkey_server::serve(listener, state, shutdown_signal()).await.context("server");
+    let served = latchkey_server::serve_with(listener, state, options, shutdown_signal()).await.context("server");
     // Finishes the writes in flight; on SQLite the last connection to close copies the
     // write-ahead log into the database file and removes it.
     store.close().await;

@@ -143,11 +143,12 @@ async fn cli_clients_and_users_are_seen_by_a_running_server_at_once() {
 async fn cli_bad_settings_fail_with_one_line_naming_the_setting() {
     let dir = tempfile::tempdir().unwrap();
     type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
-    let cases: [Case; 5] = [
+    let cases: [Case; 6] = [
         (&["serve", "--bind", "nowhere"], &[], "bind"),
         (&["serve", "--issuer", "ftp://x"], &[], "issuer"),
         (&["migrate"], &[("LATCHKEY_CODE_TTL", "600")], "code_ttl"),
         (&["migrate"], &[("LATCHKEY_ACCESS_TOKEN_TTL", "soon")], "ACCESS_TOKEN_TTL"),
+        (&["migrate"], &[("LATCHKEY_MAX_CLIENT_CONNECTIONS", "0")], "max_client_connections"),
         (&["--config", "/nonexistent/latchkey.toml", "migrate"], &[], "config"),
     ];
     for (args, env, name) in cases {
@@ -418,6 +419,28 @@ async fn sigterm_lets_in_flight_requests_finish_and_exits_promptly() {
     };
     assert!(status.success(), "{status}");
     assert!(reqwest::Client::new().get(format!("{base}/healthz")).send().await.is_err(), "new requests are refused");
+}
+
+/// `max_client_connections` reaches the listener of `latchkey serve`: beyond it, new
+/// connections are closed at once (long before the 10 s header timeout could close them).
+#[tokio::test]
+async fn serve_closes_connections_beyond_max_client_connections() {
+    use tokio::io::AsyncReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (server, _url) = serve_with(dir.path(), &[("LATCHKEY_MAX_CLIENT_CONNECTIONS", "2")]).await;
+    let mut silent = Vec::new();
+    for _ in 0..5 {
+        silent.push(tokio::net::TcpStream::connect(("127.0.0.1", free_port_of(&server))).await.unwrap());
+    }
+    let mut closed = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    for mut stream in silent {
+        let mut buf = [0u8; 64];
+        let read = tokio::time::timeout_at(deadline, stream.read(&mut buf)).await;
+        closed += usize::from(matches!(read, Ok(Ok(0) | Err(_))));
+    }
+    // At most two are held (one slot may still be taken by the start-up probe's connection).
+    assert!(closed >= 3, "{closed} of 5 closed");
 }
 
 fn free_port_of(s: &Served) -> u16 {

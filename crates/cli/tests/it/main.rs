@@ -8,6 +8,7 @@ mod authorize;
 mod browser;
 mod cli;
 mod client_lib;
+mod connections;
 mod crash;
 pub mod device;
 mod discovery;
