@@ -14,6 +14,7 @@ mod discovery;
 mod harness;
 mod hostile;
 mod keys;
+mod login;
 mod metrics;
 mod registration;
 mod resource;
