@@ -73,6 +73,11 @@ pub struct Config {
     pub refresh_grace_period: i64,
     /// Seconds a client registration is reused before it is read again (0: every time).
     pub client_cache_ttl: i64,
+    /// Password checks that may wait for a hashing thread (absent: 8 per thread); beyond
+    /// it a login is answered 503 with `Retry-After`.
+    pub password_hash_queue: Option<usize>,
+    /// Seconds audit events are kept before the janitor deletes them.
+    pub audit_retention: i64,
 }
 
 /// Keys read from the environment (others with the prefix, like test switches, are ignored).
@@ -101,6 +106,8 @@ const ENV_KEYS: &[&str] = &[
     "login_failure_window",
     "refresh_grace_period",
     "client_cache_ttl",
+    "password_hash_queue",
+    "audit_retention",
 ];
 
 impl Default for Config {
@@ -134,6 +141,8 @@ impl Default for Config {
             login_failure_window: s.login_limits.window,
             refresh_grace_period: s.refresh_grace_period,
             client_cache_ttl: s.client_cache_ttl,
+            password_hash_queue: s.password_hash_queue,
+            audit_retention: s.audit_retention,
         }
     }
 }
@@ -191,6 +200,7 @@ impl Config {
             ("login_max_failures", self.login_max_failures),
             ("login_max_failures_per_address", self.login_max_failures_per_address),
             ("login_failure_window", self.login_failure_window),
+            ("audit_retention", self.audit_retention),
         ] {
             if v <= 0 {
                 bail!("{name}: must be a positive number of seconds");
@@ -219,6 +229,9 @@ impl Config {
                     bail!("{setting}: `{name}` is not one of the scopes");
                 }
             }
+        }
+        if self.password_hash_queue == Some(0) {
+            bail!("password_hash_queue: must be at least 1 (or absent for 8 per hashing thread)");
         }
         if self.max_connections == 0 {
             bail!("max_connections: must be at least 1");
@@ -286,6 +299,8 @@ impl Config {
             device_poll_interval: self.device_poll_interval,
             refresh_grace_period: self.refresh_grace_period,
             client_cache_ttl: self.client_cache_ttl,
+            password_hash_queue: self.password_hash_queue,
+            audit_retention: self.audit_retention,
             login_limits: LoginLimits {
                 per_user: self.login_max_failures,
                 per_address: self.login_max_failures_per_address,

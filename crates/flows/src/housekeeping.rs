@@ -1,9 +1,9 @@
-//! Housekeeping: expired codes, tokens, device codes and sessions are deleted so tables do
-//! not grow without bound.
+//! Housekeeping: expired codes, tokens, device codes and sessions, and audit events older
+//! than the `audit_retention` setting, are deleted so tables do not grow without bound.
 
 use std::time::Duration;
 
-use latchkey_store::Purged;
+use latchkey_store::{PurgeBefore, Purged};
 
 use crate::{AuthServer, FlowError};
 
@@ -32,7 +32,10 @@ pub fn next_janitor_run(purged: &Purged, took: Duration) -> Duration {
 impl AuthServer {
     /// One janitor run. On PostgreSQL only one instance runs it at a time.
     pub async fn housekeeping(&self) -> Result<Purged, FlowError> {
-        let purged = self.store.purge_expired(self.now() - KEEP_AFTER_EXPIRY, BATCH, MAX_BATCHES).await?;
+        let now = self.now();
+        let before =
+            PurgeBefore { expired_before: now - KEEP_AFTER_EXPIRY, audit_before: now - self.settings.audit_retention };
+        let purged = self.store.purge_expired(before, BATCH, MAX_BATCHES).await?;
         if purged.total() > 0 {
             tracing::info!(deleted = purged.total(), "expired rows deleted");
         }

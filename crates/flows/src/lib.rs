@@ -36,6 +36,8 @@ pub use authorize::{AuthorizeOutcome, Decision};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use device::{DeviceAuthorization, UserCodeCheck, format_user_code, normalise_user_code};
 pub use error::FlowError;
+#[doc(hidden)]
+pub use hashing::HashingHold;
 pub use housekeeping::{JANITOR_PERIOD, next_janitor_run};
 pub use keys::{KeyAlg, KeyPolicy, KeyRing, warm_up_crypto};
 pub use login::LoginError;
@@ -69,13 +71,14 @@ impl AuthServer {
         let key_bytes = store.server_secret("refresh_successor_key", candidate.as_bytes(), clock.now()).await?;
         let refresh_key = Arc::new(aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &key_bytes));
         let codes = code_seal::CodeSeal::load(&store, settings.keys.encryption_secret.as_deref(), clock.now()).await?;
+        let hashing = hashing::HashingPool::start(settings.password_hash_queue)?;
         Ok(AuthServer {
             store,
             clients: Arc::new(client_cache::ClientCache::new(settings.client_cache_ttl)),
             settings: Arc::new(settings),
             keys: Arc::new(keys),
             clock,
-            hashing: hashing::HashingPool::start()?,
+            hashing,
             device_guesses: Arc::new(device::GuessLimiter::default()),
             refresh_key,
             codes: Arc::new(codes),

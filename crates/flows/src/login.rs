@@ -1,14 +1,44 @@
 //! Resource owner login and login sessions.
+//!
+//! Guessing is limited by three counters in the store, shared by every instance, each
+//! reserved *before* the password is checked (one conditional write that counts the
+//! attempt and says whether it is within the limit), so parallel attempts can never get
+//! more passwords checked than the limits allow:
+//!
+//! - per username and client address: at most `per_user` failures a window (a hard
+//!   limit; the failures are forgotten when that user logs in from that address);
+//! - per client address: at most `per_address` failures a window, across usernames;
+//! - per username from any address: after `per_user` failures in a window, each further
+//!   attempt waits 2, 4, 8, … seconds after the previous one, at most
+//!   [`ACCOUNT_MAX_DELAY`]. Never a lock-out: someone guessing from other addresses can
+//!   delay the right password by at most that much per attempt, not refuse it for the
+//!   window.
+//!
+//! A successful login gives its reservations back, as does an attempt stopped before its
+//! password was checked (a refusal by a later counter, a full hashing queue, an outage).
+//! An attempt whose request went away while it waited stays counted.
 
 use std::net::IpAddr;
 use std::sync::OnceLock;
 
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
+use base64::Engine;
 use latchkey_protocol::secret::{Password, SessionToken};
-use latchkey_store::{Session, StoreError, User};
+use latchkey_store::{AttemptLimit, Reservation, Session, StoreError, User};
+use sha2::Digest;
 
 use crate::audit::{Subject, kind};
+use crate::hashing::HashingError;
 use crate::{AuthServer, FlowError, secrets};
+
+/// The longest wait between two attempts on one username from any address, seconds.
+pub const ACCOUNT_MAX_DELAY: i64 = 60;
+
+/// Seconds a login refused because the hashing queue is full is asked to wait.
+pub const BUSY_RETRY_AFTER: i64 = 1;
+
+/// The longest username there can be (as `latchkey users add` checks it).
+const MAX_USERNAME: usize = 64;
 
 /// Why a login failed.
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +50,13 @@ pub enum LoginError {
     #[error("too many failed attempts")]
     Throttled {
         /// Seconds until the window ends.
+        retry_after: i64,
+    },
+    /// Too many password checks are waiting already; nothing was checked. Retry after
+    /// this many seconds.
+    #[error("the server is busy")]
+    Busy {
+        /// Seconds to wait.
         retry_after: i64,
     },
     /// An outage.
@@ -42,12 +79,39 @@ fn dummy_hash() -> &'static str {
     })
 }
 
+/// The counter key of a username: itself in lower case, or its digest when it is longer
+/// than any username can be (keys stay small whatever is submitted).
+fn account_key(username: &str) -> String {
+    let lower = username.to_lowercase();
+    if lower.len() <= MAX_USERNAME * 4 {
+        lower
+    } else {
+        format!("sha256:{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(lower)))
+    }
+}
+
+/// The counters an attempt reserves, in order.
+fn attempt_counters(
+    username: &str,
+    client_ip: Option<IpAddr>,
+    per_user: i64,
+    per_address: i64,
+) -> Vec<(String, AttemptLimit)> {
+    let account = account_key(username);
+    let address = client_ip.map(|ip| ip.to_string()).unwrap_or_else(|| "-".into());
+    let mut counters = vec![(format!("user-ip:{account}|{address}"), AttemptLimit::Hard(per_user))];
+    if let Some(ip) = client_ip {
+        counters.push((format!("ip:{ip}"), AttemptLimit::Hard(per_address)));
+    }
+    counters.push((format!("user:{account}"), AttemptLimit::Delay { free: per_user, max_delay: ACCOUNT_MAX_DELAY }));
+    counters
+}
+
 impl AuthServer {
     /// Checks a username and password; on success starts a session and returns its token.
     ///
-    /// Failed attempts are counted per username and per client address across every
-    /// instance; past the limit the password is not even checked until the window ends, so
-    /// guessing is slow and a lockout always ends on its own.
+    /// The attempt is reserved first on every counter (see the module documentation);
+    /// past a limit the password is not checked, and the answer says when to retry.
     pub async fn login(
         &self,
         username: &str,
@@ -56,45 +120,47 @@ impl AuthServer {
     ) -> Result<(SessionToken, User), LoginError> {
         let now = self.now();
         let limits = &self.settings.login_limits;
-        let keys: Vec<(String, i64)> = std::iter::once((format!("user:{}", username.to_lowercase()), limits.per_user))
-            .chain(client_ip.map(|ip| (format!("ip:{ip}"), limits.per_address)))
-            .collect();
-        for (key, max) in &keys {
-            if let Some((failures, until)) = self.store.login_failures(key, now).await?
-                && failures >= *max
-            {
-                self.audit(
-                    kind::LOGIN_THROTTLED,
-                    Subject { actor: Some(username), address: client_ip, ..Subject::default() },
-                )
-                .await;
-                metrics::counter!("latchkey_login_failures_total", "reason" => "throttled").increment(1);
-                return Err(LoginError::Throttled { retry_after: until - now });
+        let counters = attempt_counters(username, client_ip, limits.per_user, limits.per_address);
+        let mut reserved: Vec<(&str, i64)> = Vec::with_capacity(counters.len());
+        for (key, limit) in &counters {
+            match self.store.reserve_login_attempt(key, now, limits.window, *limit).await {
+                Ok(Reservation::Reserved { window_ends, .. }) => reserved.push((key, window_ends)),
+                Ok(Reservation::Refused { retry_at }) => {
+                    self.release_login_attempts(&reserved).await;
+                    self.audit_repeated(
+                        kind::LOGIN_THROTTLED,
+                        Subject { actor: Some(username), address: client_ip, ..Subject::default() },
+                    )
+                    .await;
+                    metrics::counter!("latchkey_login_failures_total", "reason" => "throttled").increment(1);
+                    return Err(LoginError::Throttled { retry_after: retry_at - now });
+                }
+                Err(e) => {
+                    self.release_login_attempts(&reserved).await;
+                    return Err(e.into());
+                }
             }
         }
-        let user = self.store.user_by_name(username).await?;
-        let hash = user.as_ref().map(|u| u.password_hash.clone());
-        let password = password.clone();
-        let ok = self
-            .hashing
-            .run(move || {
-                let hash: &str = match &hash {
-                    Some(h) => h,
-                    None => dummy_hash(),
-                };
-                Argon2::default().verify_password(password.expose().as_bytes(), hash).is_ok()
-            })
-            .await?;
-        let Some(user) = user.filter(|_| ok) else {
-            for (key, _) in &keys {
-                self.store.record_login_failure(key, now, limits.window).await?;
+        let user = match self.verify_login(username, password).await {
+            Ok(user) => user,
+            Err(e) => {
+                // Nothing was checked: the attempt does not count.
+                self.release_login_attempts(&reserved).await;
+                return Err(e);
             }
+        };
+        let Some(user) = user else {
             self.audit(kind::LOGIN_FAILED, Subject { actor: Some(username), address: client_ip, ..Subject::default() })
                 .await;
             metrics::counter!("latchkey_login_failures_total", "reason" => "bad_credentials").increment(1);
             return Err(LoginError::BadCredentials);
         };
-        self.store.clear_login_failures(&keys[0].0).await?;
+        // The failures of this user from this address are forgotten; the other counters
+        // only get this attempt back.
+        if let Some((pair, _)) = reserved.first() {
+            self.store.clear_login_failures(pair).await?;
+        }
+        self.release_login_attempts(reserved.get(1..).unwrap_or_default()).await;
         let token = SessionToken::new(secrets::new_secret(secrets::SESSION_PREFIX).map_err(LoginError::Flow)?);
         let session =
             Session { user_id: user.id.clone(), created_at: now, expires_at: now + self.settings.session_ttl };
@@ -105,6 +171,46 @@ impl AuthServer {
         )
         .await;
         Ok((token, user))
+    }
+
+    /// The user if `password` is theirs. An unknown username is checked against a dummy
+    /// hash, so the answer takes as long as for a known user; one longer than any username
+    /// can be is not checked at all.
+    async fn verify_login(&self, username: &str, password: &Password) -> Result<Option<User>, LoginError> {
+        if username.chars().count() > MAX_USERNAME {
+            return Ok(None);
+        }
+        let user = self.store.user_by_name(username).await?;
+        let hash = user.as_ref().map(|u| u.password_hash.clone());
+        let password = password.clone();
+        let verified = self
+            .hashing
+            .run(move || {
+                let hash: &str = match &hash {
+                    Some(h) => h,
+                    None => dummy_hash(),
+                };
+                Argon2::default().verify_password(password.expose().as_bytes(), hash).is_ok()
+            })
+            .await;
+        match verified {
+            Ok(ok) => Ok(user.filter(|_| ok)),
+            Err(HashingError::Busy) => {
+                metrics::counter!("latchkey_login_failures_total", "reason" => "busy").increment(1);
+                Err(LoginError::Busy { retry_after: BUSY_RETRY_AFTER })
+            }
+            Err(HashingError::Failed(e)) => Err(e.into()),
+        }
+    }
+
+    /// Gives back reservations of attempts that did not count (best effort: a reservation
+    /// that cannot be given back stays counted, which errs on the safe side).
+    async fn release_login_attempts(&self, reserved: &[(&str, i64)]) {
+        for (key, window_ends) in reserved {
+            if let Err(e) = self.store.release_login_attempt(key, *window_ends).await {
+                tracing::warn!(error = %e, "could not give back a login attempt");
+            }
+        }
     }
 
     /// The user logged in with this session token, if the session is live.

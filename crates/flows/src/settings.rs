@@ -80,12 +80,20 @@ pub struct Settings {
     /// Seconds a client registration read from the store is reused (0: read every time).
     /// A change made elsewhere (the CLI, another instance) takes effect within this time.
     pub client_cache_ttl: i64,
+    /// Password checks that may wait for a hashing thread; past it a login is answered
+    /// "busy, retry" without checking the password. `None`: 8 per hashing thread.
+    pub password_hash_queue: Option<usize>,
+    /// Seconds audit events are kept; the janitor deletes older ones.
+    pub audit_retention: i64,
 }
 
-/// How many failed logins are allowed, per username and per client address, in a window.
+/// How many failed logins are allowed in a window: per username from one client address
+/// (a hard limit), per client address (a hard limit), and per username from any address
+/// (past `per_user`, a growing delay between attempts, never a lock-out).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoginLimits {
-    /// Failures per username per window.
+    /// Failures per username per client address per window; also the failures per
+    /// username (from any address) after which attempts are spaced out.
     pub per_user: i64,
     /// Failures per client address per window.
     pub per_address: i64,
@@ -121,6 +129,8 @@ impl Settings {
             login_limits: LoginLimits::default(),
             refresh_grace_period: 0,
             client_cache_ttl: 1,
+            password_hash_queue: None,
+            audit_retention: 90 * 24 * 3600,
         }
     }
 

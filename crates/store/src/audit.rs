@@ -1,4 +1,6 @@
-//! The audit trail: security events, stored and listed newest first.
+//! The audit trail: security events, stored and listed newest first. Repeated events of
+//! one kind (throttled logins) are counted in one row per aggregate key instead of a row
+//! each; the janitor deletes events past the retention period ([`Store::purge_expired`]).
 
 use crate::{Store, StoreError, on_pool, on_writer};
 
@@ -19,22 +21,38 @@ pub struct AuditEvent {
     pub address: Option<String>,
     /// More, in words.
     pub detail: Option<String>,
+    /// How many times it happened: 1, or more for an aggregated event (the first at `at`).
+    pub count: i64,
 }
 
 impl Store {
     /// Records an event.
     pub async fn insert_audit_event(&self, e: &AuditEvent) -> Result<(), StoreError> {
         on_writer!(self, pool => sqlx::query(
-            "INSERT INTO audit_events (id, at, kind, actor, client_id, address, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            "INSERT INTO audit_events (id, at, kind, actor, client_id, address, detail, count)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
             .bind(&e.id).bind(e.at).bind(&e.kind).bind(&e.actor).bind(&e.client_id).bind(&e.address).bind(&e.detail)
-            .execute(pool).await.map(|r| r.rows_affected()))?;
+            .bind(e.count).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Counts an event under `aggregate_key`: the first one with that key is recorded as
+    /// `e` (with a count of 1); each further one adds 1 to its count. One statement, so
+    /// concurrent events on every instance are all counted.
+    pub async fn count_audit_event(&self, e: &AuditEvent, aggregate_key: &str) -> Result<(), StoreError> {
+        on_writer!(self, pool => sqlx::query(
+            "INSERT INTO audit_events (id, at, kind, actor, client_id, address, detail, count, aggregate_key)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8)
+             ON CONFLICT (aggregate_key) DO UPDATE SET count = audit_events.count + 1")
+            .bind(&e.id).bind(e.at).bind(&e.kind).bind(&e.actor).bind(&e.client_id).bind(&e.address).bind(&e.detail)
+            .bind(aggregate_key).execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     /// The latest `limit` events, of one kind or all, newest first.
     pub async fn audit_events(&self, kind: Option<&str>, limit: i64) -> Result<Vec<AuditEvent>, StoreError> {
         Ok(on_pool!(self, pool => sqlx::query_as(
-            "SELECT id, at, kind, actor, client_id, address, detail FROM audit_events
+            "SELECT id, at, kind, actor, client_id, address, detail, count FROM audit_events
              WHERE ($1 IS NULL OR kind = $1) ORDER BY at DESC, id DESC LIMIT $2")
             .bind(kind).bind(limit).fetch_all(pool).await)?)
     }

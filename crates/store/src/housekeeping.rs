@@ -1,4 +1,5 @@
-//! Housekeeping: expired rows are deleted in bounded batches, by one instance at a time.
+//! Housekeeping: expired rows, and audit events past their retention, are deleted in
+//! bounded batches, by one instance at a time.
 
 use latchkey_protocol::UnixTime;
 
@@ -25,15 +26,29 @@ macro_rules! purge_sql {
     };
 }
 
-const PURGES: [(&str, &str); 8] = [
-    ("login_failures", purge_sql!("login_failures", "key")),
-    ("consumed_codes", purge_sql!("consumed_codes", "code_hash")),
-    ("refresh_tokens", purge_sql!("refresh_tokens", "token_hash")),
-    ("access_tokens", purge_sql!("access_tokens", "jti")),
-    ("device_codes", purge_sql!("device_codes", "device_code_hash")),
-    ("sessions", purge_sql!("sessions", "id_hash")),
-    ("registration_tokens", purge_sql!("registration_tokens", "token_hash")),
-    ("revoked_families", purge_sql!("revoked_families", "family_id")),
+/// Which time a purge deletes rows before.
+#[derive(Clone, Copy)]
+enum Cutoff {
+    /// Rows that expired before the run's `expired_before`.
+    Expired,
+    /// Audit events recorded before the run's `audit_before`.
+    Audit,
+}
+
+const PURGES: [(&str, &str, Cutoff); 9] = [
+    ("login_failures", purge_sql!("login_failures", "key"), Cutoff::Expired),
+    ("consumed_codes", purge_sql!("consumed_codes", "code_hash"), Cutoff::Expired),
+    ("refresh_tokens", purge_sql!("refresh_tokens", "token_hash"), Cutoff::Expired),
+    ("access_tokens", purge_sql!("access_tokens", "jti"), Cutoff::Expired),
+    ("device_codes", purge_sql!("device_codes", "device_code_hash"), Cutoff::Expired),
+    ("sessions", purge_sql!("sessions", "id_hash"), Cutoff::Expired),
+    ("registration_tokens", purge_sql!("registration_tokens", "token_hash"), Cutoff::Expired),
+    ("revoked_families", purge_sql!("revoked_families", "family_id"), Cutoff::Expired),
+    (
+        "audit_events",
+        "DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at < $1 LIMIT $2)",
+        Cutoff::Audit,
+    ),
 ];
 
 /// What one janitor run removed.
@@ -58,14 +73,18 @@ impl Purged {
 /// for each statement: on SQLite the write gate, so that a long run lets the hot writes in
 /// between its batches.
 macro_rules! purge_on {
-    ($conn:expr, $before:expr, $batch:expr, $max:expr, $hold:expr) => {{
+    ($conn:expr, $cutoffs:expr, $batch:expr, $max:expr, $hold:expr) => {{
         let (mut rows, mut unfinished) = (Vec::new(), false);
-        for (table, sql) in PURGES {
+        for (table, sql, cutoff) in PURGES {
+            let before = match cutoff {
+                Cutoff::Expired => $cutoffs.expired_before,
+                Cutoff::Audit => $cutoffs.audit_before,
+            };
             let mut total = 0u64;
             for batch in 1..=$max {
                 let n = {
                     let _held = $hold;
-                    sqlx::query(sql).bind($before).bind($batch).execute(&mut *$conn).await?.rows_affected()
+                    sqlx::query(sql).bind(before).bind($batch).execute(&mut *$conn).await?.rows_affected()
                 };
                 total += n;
                 if n < $batch as u64 {
@@ -79,11 +98,21 @@ macro_rules! purge_on {
     }};
 }
 
+/// What a janitor run deletes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PurgeBefore {
+    /// Rows with an expiry that ended before this time.
+    pub expired_before: UnixTime,
+    /// Audit events recorded before this time.
+    pub audit_before: UnixTime,
+}
+
 impl Store {
-    /// Deletes rows that expired before `before`, at most `batch` per statement and at most
+    /// Deletes rows that expired before `before.expired_before` and audit events recorded
+    /// before `before.audit_before`, at most `batch` per statement and at most
     /// `max_batches` statements per table, so a run never holds the database for long. On
     /// PostgreSQL it runs only if it gets the janitor's advisory lock (one instance at a time).
-    pub async fn purge_expired(&self, before: UnixTime, batch: i64, max_batches: u32) -> Result<Purged, StoreError> {
+    pub async fn purge_expired(&self, before: PurgeBefore, batch: i64, max_batches: u32) -> Result<Purged, StoreError> {
         match &self.backend {
             Backend::Sqlite { write: pool, gate, .. } => {
                 let mut conn = pool.acquire().await?;

@@ -269,13 +269,16 @@ pub async fn audit(auth: &AuthServer, limit: i64, kind: Option<String>, json: bo
             println!("{}", serde_json::to_string(&e)?);
         } else {
             let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+            // An aggregated event (repeated throttled logins): how many, from `at` on.
+            let count = if e.count > 1 { format!("count={} ", e.count) } else { String::new() };
             println!(
-                "{}  {:<24} actor={} client={} address={} {}",
+                "{}  {:<24} actor={} client={} address={} {}{}",
                 e.at,
                 e.kind,
                 opt(&e.actor),
                 opt(&e.client_id),
                 opt(&e.address),
+                count,
                 e.detail.unwrap_or_default()
             );
         }

@@ -16,6 +16,7 @@ mod hardening;
 mod harness;
 mod hostile;
 mod keys;
+mod login;
 mod metrics;
 mod registration;
 mod resource;

@@ -110,21 +110,34 @@ pub async fn login(
             render_login(&state, jar, StatusCode::UNAUTHORIZED, form)
         }
         Err(LoginError::Throttled { retry_after }) => {
-            let minutes = (retry_after + 59) / 60;
             let client_name = client_name(&state, &return_to).await;
-            let error = format!(
-                "Too many failed attempts. Try again in {minutes} minute{}.",
-                if minutes == 1 { "" } else { "s" }
-            );
+            let error = format!("Too many failed attempts. Try again in {}.", in_words(retry_after));
             let form = LoginForm { return_to, client_name, error: Some(error), username };
-            let mut res = render_login(&state, jar, StatusCode::TOO_MANY_REQUESTS, form);
-            if let Ok(v) = axum::http::HeaderValue::from_str(&retry_after.max(1).to_string()) {
-                res.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
-            }
-            res
+            retry_after_header(render_login(&state, jar, StatusCode::TOO_MANY_REQUESTS, form), retry_after)
+        }
+        Err(LoginError::Busy { retry_after }) => {
+            // Too many password checks are waiting: none was made for this one.
+            let client_name = client_name(&state, &return_to).await;
+            let error = "The server is busy. Try again in a moment.".to_owned();
+            let form = LoginForm { return_to, client_name, error: Some(error), username };
+            retry_after_header(render_login(&state, jar, StatusCode::SERVICE_UNAVAILABLE, form), retry_after)
         }
         Err(LoginError::Flow(e)) => flow_error(&state, e, StatusCode::SEE_OTHER),
     }
+}
+
+/// A wait in words: seconds under two minutes, minutes above.
+fn in_words(seconds: i64) -> String {
+    let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    if seconds < 120 { plural(seconds.max(1), "second") } else { plural((seconds + 59) / 60, "minute") }
+}
+
+/// RFC 9110 §10.2.3 `Retry-After`, in seconds (at least 1).
+fn retry_after_header(mut res: Response, seconds: i64) -> Response {
+    if let Ok(v) = axum::http::HeaderValue::from_str(&seconds.max(1).to_string()) {
+        res.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+    }
+    res
 }
 
 /// Only a path on this server: never `//host`, a scheme, or a backslash trick (no open

@@ -7,7 +7,8 @@ use latchkey_protocol::client::{Client, GrantType, TokenFormat};
 use latchkey_protocol::secret::SecretHash;
 use latchkey_protocol::token::RefreshGrant;
 use latchkey_store::{
-    AccessTokenRow, NewDeviceCode, NewRefreshToken, Session, SigningKeyRow, Store, StoreError, TokenStanding, User,
+    AccessTokenRow, AttemptLimit, NewDeviceCode, NewRefreshToken, PurgeBefore, Reservation, Session, SigningKeyRow,
+    Store, StoreError, TokenStanding, User,
 };
 
 fn client(id: &str) -> Client {
@@ -339,7 +340,7 @@ pub async fn rfc9700_4_14_2_family_and_code_revocation(store: &Store) {
     assert!(store.jwt_standing("jd", Some("famD"), &u.id).await.unwrap().is_live());
     assert_eq!(store.revoke_refresh_by_code(&SecretHash::of("codeD"), 8, 608).await.unwrap(), 0);
     // The revocation is kept until the family's last access token has expired.
-    let purged = store.purge_expired(609, 1000, 10).await.unwrap();
+    let purged = store.purge_expired(PurgeBefore { expired_before: 609, audit_before: 0 }, 1000, 10).await.unwrap();
     assert!(purged.rows.contains(&("revoked_families", 2)), "{purged:?}");
     assert!(store.jwt_standing("jc", Some("famC"), &u.id).await.unwrap().is_live());
 }
@@ -540,18 +541,18 @@ pub async fn housekeeping_deletes_only_expired_rows_in_batches(store: &Store) {
             .unwrap();
     }
     // Batches of 3, at most 2 per table in a run: 6 rows per table per run.
-    let run = store.purge_expired(200, 3, 2).await.unwrap();
+    let run = store.purge_expired(PurgeBefore { expired_before: 200, audit_before: 0 }, 3, 2).await.unwrap();
     assert!(run.ran);
     assert_eq!(run.total(), 18);
     assert!(run.unfinished, "stopped at its limit with expired rows left");
     let mut total = run.total();
     while total < 60 {
-        let run = store.purge_expired(200, 3, 2).await.unwrap();
+        let run = store.purge_expired(PurgeBefore { expired_before: 200, audit_before: 0 }, 3, 2).await.unwrap();
         assert!(run.total() > 0, "progress every run");
         total += run.total();
         assert_eq!(run.unfinished, total < 60, "after {total} rows");
     }
-    let last = store.purge_expired(200, 3, 2).await.unwrap();
+    let last = store.purge_expired(PurgeBefore { expired_before: 200, audit_before: 0 }, 3, 2).await.unwrap();
     assert_eq!((last.total(), last.unfinished), (0, false));
     for i in 0..25 {
         let live = i >= 20;
@@ -596,6 +597,7 @@ pub async fn audit_events_are_listed_newest_first(store: &Store) {
             client_id: None,
             address: Some("127.0.0.1".into()),
             detail: None,
+            count: 1,
         };
         store.insert_audit_event(&e).await.unwrap();
     }
@@ -604,4 +606,119 @@ pub async fn audit_events_are_listed_newest_first(store: &Store) {
     let failed = store.audit_events(Some("login_failed"), 1).await.unwrap();
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].id, "e2");
+}
+
+pub async fn issue_13_login_attempts_reserved_within_the_limit_under_race(store: &Store) {
+    let store2 = std::sync::Arc::new(store.clone());
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let s = store2.clone();
+            tokio::spawn(
+                async move { s.reserve_login_attempt("acct:alice@1.2.3.4", 100, 60, AttemptLimit::Hard(5)).await },
+            )
+        })
+        .collect();
+    let mut reserved = Vec::new();
+    for t in tasks {
+        match t.await.unwrap().unwrap() {
+            Reservation::Reserved { count, window_ends } => {
+                assert_eq!(window_ends, 160);
+                reserved.push(count);
+            }
+            Reservation::Refused { retry_at } => assert_eq!(retry_at, 160, "the window's end"),
+        }
+    }
+    reserved.sort_unstable();
+    assert_eq!(reserved, [1, 2, 3, 4, 5], "exactly the limit, each counted once");
+    assert_eq!(store.login_failures("acct:alice@1.2.3.4", 101).await.unwrap(), Some((5, 160)), "refusals not counted");
+    // A released reservation (a success) makes room for one more; not one of another window.
+    store.release_login_attempt("acct:alice@1.2.3.4", 160).await.unwrap();
+    store.release_login_attempt("acct:alice@1.2.3.4", 999).await.unwrap();
+    let again = store.reserve_login_attempt("acct:alice@1.2.3.4", 110, 60, AttemptLimit::Hard(5)).await.unwrap();
+    assert_eq!(again, Reservation::Reserved { count: 5, window_ends: 160 });
+    let full = store.reserve_login_attempt("acct:alice@1.2.3.4", 110, 60, AttemptLimit::Hard(5)).await.unwrap();
+    assert_eq!(full, Reservation::Refused { retry_at: 160 });
+    // The window ends: a new one starts with this attempt.
+    let next = store.reserve_login_attempt("acct:alice@1.2.3.4", 160, 60, AttemptLimit::Hard(5)).await.unwrap();
+    assert_eq!(next, Reservation::Reserved { count: 1, window_ends: 220 });
+}
+
+pub async fn issue_13_account_attempts_are_delayed_never_locked(store: &Store) {
+    let limit = AttemptLimit::Delay { free: 3, max_delay: 8 };
+    let key = "acct:bob";
+    let reserve = |now| store.reserve_login_attempt(key, now, 1000, limit);
+    // Three at once; the third makes the next wait 2 s, then 4, then 8 (the longest).
+    for n in 1..=3 {
+        assert_eq!(reserve(100).await.unwrap(), Reservation::Reserved { count: n, window_ends: 1100 });
+    }
+    assert_eq!(reserve(101).await.unwrap(), Reservation::Refused { retry_at: 102 });
+    assert_eq!(reserve(102).await.unwrap(), Reservation::Reserved { count: 4, window_ends: 1100 });
+    assert_eq!(reserve(105).await.unwrap(), Reservation::Refused { retry_at: 106 }, "refusals do not push it back");
+    assert_eq!(reserve(106).await.unwrap(), Reservation::Reserved { count: 5, window_ends: 1100 });
+    assert_eq!(reserve(113).await.unwrap(), Reservation::Refused { retry_at: 114 });
+    assert_eq!(reserve(114).await.unwrap(), Reservation::Reserved { count: 6, window_ends: 1100 });
+    assert_eq!(reserve(121).await.unwrap(), Reservation::Refused { retry_at: 122 }, "capped at 8 s");
+    // Of concurrent attempts once the wait is over, one goes ahead.
+    let store2 = std::sync::Arc::new(store.clone());
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let s = store2.clone();
+            tokio::spawn(async move { s.reserve_login_attempt(key, 200, 1000, limit).await.unwrap() })
+        })
+        .collect();
+    let mut through = 0;
+    for t in tasks {
+        through += usize::from(matches!(t.await.unwrap(), Reservation::Reserved { .. }));
+    }
+    assert_eq!(through, 1);
+    // A new window starts over.
+    assert_eq!(reserve(1100).await.unwrap(), Reservation::Reserved { count: 1, window_ends: 2100 });
+    assert_eq!(reserve(1100).await.unwrap(), Reservation::Reserved { count: 2, window_ends: 2100 });
+}
+
+fn audit_event(id: &str, at: i64, kind: &str) -> latchkey_store::AuditEvent {
+    latchkey_store::AuditEvent {
+        id: id.into(),
+        at,
+        kind: kind.into(),
+        actor: Some("alice".into()),
+        client_id: None,
+        address: Some("10.0.0.1".into()),
+        detail: None,
+        count: 1,
+    }
+}
+
+pub async fn issue_13_audit_events_counted_per_key_under_race(store: &Store) {
+    let store2 = std::sync::Arc::new(store.clone());
+    let tasks: Vec<_> = (0..30)
+        .map(|i| {
+            let s = store2.clone();
+            tokio::spawn(async move {
+                s.count_audit_event(&audit_event(&format!("t{i:02}"), 100 + i, "login_throttled"), "k1").await.unwrap()
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    store.count_audit_event(&audit_event("other", 200, "login_throttled"), "k2").await.unwrap();
+    let all = store.audit_events(Some("login_throttled"), 10).await.unwrap();
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert_eq!((all[0].id.as_str(), all[0].count), ("other", 1));
+    assert_eq!(all[1].count, 30, "every one counted, in one row");
+}
+
+pub async fn issue_13_audit_events_purged_after_retention_in_batches(store: &Store) {
+    for i in 0..7 {
+        store.insert_audit_event(&audit_event(&format!("old{i}"), 100 + i, "login_failed")).await.unwrap();
+    }
+    store.insert_audit_event(&audit_event("new", 9000, "login_failed")).await.unwrap();
+    let before = PurgeBefore { expired_before: 0, audit_before: 200 };
+    let run = store.purge_expired(before, 3, 2).await.unwrap();
+    assert_eq!((run.total(), run.unfinished), (6, true));
+    let run = store.purge_expired(before, 3, 2).await.unwrap();
+    assert_eq!((run.total(), run.unfinished), (1, false));
+    let left = store.audit_events(None, 10).await.unwrap();
+    assert_eq!(left.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["new"], "recent events are kept");
 }

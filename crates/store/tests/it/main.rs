@@ -58,6 +58,10 @@ conformance_tests!(
     housekeeping_deletes_only_expired_rows_in_batches,
     login_failures_count_in_windows,
     audit_events_are_listed_newest_first,
+    issue_13_login_attempts_reserved_within_the_limit_under_race,
+    issue_13_account_attempts_are_delayed_never_locked,
+    issue_13_audit_events_counted_per_key_under_race,
+    issue_13_audit_events_purged_after_retention_in_batches,
 );
 
 /// On PostgreSQL the janitor runs on one instance at a time: while another session holds
@@ -71,9 +75,21 @@ async fn postgres_janitor_runs_on_one_instance_at_a_time() {
         let other = sqlx::PgPool::connect(&url).await.unwrap();
         let mut conn = other.acquire().await.unwrap();
         sqlx::query("SELECT pg_advisory_lock($1)").bind(0x6c6b_6a61_6e69_746f_i64).execute(&mut *conn).await.unwrap();
-        assert!(!store.purge_expired(0, 10, 1).await.unwrap().ran);
+        assert!(
+            !store
+                .purge_expired(latchkey_store::PurgeBefore { expired_before: 0, audit_before: 0 }, 10, 1)
+                .await
+                .unwrap()
+                .ran
+        );
         sqlx::query("SELECT pg_advisory_unlock($1)").bind(0x6c6b_6a61_6e69_746f_i64).execute(&mut *conn).await.unwrap();
-        assert!(store.purge_expired(0, 10, 1).await.unwrap().ran);
+        assert!(
+            store
+                .purge_expired(latchkey_store::PurgeBefore { expired_before: 0, audit_before: 0 }, 10, 1)
+                .await
+                .unwrap()
+                .ran
+        );
         drop(conn);
         other.close().await;
     })
