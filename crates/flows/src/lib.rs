@@ -34,7 +34,7 @@ use latchkey_store::Store;
 pub use admin::{NewClient, NewClientIssued};
 pub use authorize::{AuthorizeOutcome, Decision};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use device::{DeviceAuthorization, UserCodeCheck, format_user_code, normalise_user_code};
+pub use device::{DeviceAuthorization, DeviceDecided, UserCodeCheck, format_user_code, normalise_user_code};
 pub use error::FlowError;
 pub use housekeeping::{JANITOR_PERIOD, next_janitor_run};
 pub use keys::{KeyAlg, KeyPolicy, KeyRing, warm_up_crypto};
@@ -51,7 +51,6 @@ pub struct AuthServer {
     clock: Arc<dyn Clock>,
     hashing: hashing::HashingPool,
     clients: Arc<client_cache::ClientCache>,
-    device_guesses: Arc<device::GuessLimiter>,
     refresh_key: Arc<aws_lc_rs::hmac::Key>,
     codes: Arc<code_seal::CodeSeal>,
 }
@@ -76,7 +75,6 @@ impl AuthServer {
             keys: Arc::new(keys),
             clock,
             hashing: hashing::HashingPool::start()?,
-            device_guesses: Arc::new(device::GuessLimiter::default()),
             refresh_key,
             codes: Arc::new(codes),
         })

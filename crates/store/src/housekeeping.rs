@@ -25,8 +25,9 @@ macro_rules! purge_sql {
     };
 }
 
-const PURGES: [(&str, &str); 7] = [
+const PURGES: [(&str, &str); 8] = [
     ("login_failures", purge_sql!("login_failures", "key")),
+    ("user_code_guesses", purge_sql!("user_code_guesses", "key")),
     ("consumed_codes", purge_sql!("consumed_codes", "code_hash")),
     ("refresh_tokens", purge_sql!("refresh_tokens", "token_hash")),
     ("access_tokens", purge_sql!("access_tokens", "jti")),

@@ -28,6 +28,7 @@ mod registration_tokens;
 mod server_secrets;
 mod sessions;
 mod transfer;
+mod user_code_guesses;
 mod users;
 
 use std::str::FromStr;
@@ -47,6 +48,7 @@ pub use keys::SigningKeyRow;
 pub use refresh::{NewRefreshToken, StoredRefreshToken};
 pub use sessions::Session;
 pub use transfer::{SNAPSHOT_VERSION, Snapshot};
+pub use user_code_guesses::GuessCount;
 pub use users::User;
 
 /// The database behind a [`Store`].

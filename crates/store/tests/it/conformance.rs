@@ -534,6 +534,42 @@ pub async fn login_failures_count_in_windows(store: &Store) {
     assert_eq!(store.login_failures("ip:1.2.3.4", 501).await.unwrap().map(|f| f.0), Some(10));
 }
 
+pub async fn rfc8628_5_1_user_code_guesses_counted_atomically_in_windows(store: &Store) {
+    let count = |now| store.count_user_code_guess("user:alice", now, 60, 3);
+    for n in 1..=3 {
+        let c = count(100).await.unwrap();
+        assert_eq!((c.guesses, c.within_limit, c.window_ends), (n, true, 160));
+    }
+    let c = count(120).await.unwrap();
+    assert_eq!((c.guesses, c.within_limit, c.window_ends), (4, false, 160), "past the limit");
+    // A right code is taken back, within its window only.
+    store.forgive_user_code_guess("user:alice", 121).await.unwrap();
+    assert_eq!(count(122).await.unwrap().guesses, 4);
+    let c = count(160).await.unwrap();
+    assert_eq!((c.guesses, c.within_limit, c.window_ends), (1, true, 220), "a new window");
+    store.forgive_user_code_guess("user:alice", 161).await.unwrap();
+    store.forgive_user_code_guess("user:alice", 161).await.unwrap();
+    assert_eq!(count(162).await.unwrap().guesses, 1, "never below zero");
+    assert_eq!(store.count_user_code_guess("user:bob", 162, 60, 3).await.unwrap().guesses, 1, "per key");
+    // Concurrent guesses all count, and exactly `limit` of them are within it.
+    let store2 = Arc::new(store.clone());
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let s = store2.clone();
+            tokio::spawn(async move { s.count_user_code_guess("user:carol", 500, 60, 10).await.unwrap() })
+        })
+        .collect();
+    let mut within = 0;
+    for t in tasks {
+        within += usize::from(t.await.unwrap().within_limit);
+    }
+    assert_eq!(within, 10);
+    assert_eq!(store.count_user_code_guess("user:carol", 501, 60, 10).await.unwrap().guesses, 21);
+    // The janitor removes ended windows.
+    let run = store.purge_expired(600, 100, 1).await.unwrap();
+    assert!(run.rows.contains(&("user_code_guesses", 3)), "{run:?}");
+}
+
 pub async fn audit_events_are_listed_newest_first(store: &Store) {
     for (i, kind) in ["login_failed", "login_succeeded", "login_failed"].iter().enumerate() {
         let e = latchkey_store::AuditEvent {

@@ -55,6 +55,7 @@ conformance_tests!(
     rfc8628_device_codes_decided_once_and_redeemed_once,
     housekeeping_deletes_only_expired_rows_in_batches,
     login_failures_count_in_windows,
+    rfc8628_5_1_user_code_guesses_counted_atomically_in_windows,
     audit_events_are_listed_newest_first,
 );
 
