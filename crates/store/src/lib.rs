@@ -46,6 +46,7 @@ pub use error::StoreError;
 pub use housekeeping::Purged;
 pub use keys::SigningKeyRow;
 pub use refresh::{NewRefreshToken, StoredRefreshToken};
+pub use server_secrets::{AtRest, Resealed};
 pub use sessions::Session;
 pub use transfer::{SNAPSHOT_VERSION, Snapshot};
 pub use user_code_guesses::GuessCount;

@@ -49,6 +49,7 @@ conformance_tests!(
     rfc9700_4_14_2_family_and_code_revocation,
     removing_a_client_removes_what_it_was_issued,
     signing_keys_round_trip,
+    secrets_at_rest_are_rewritten_all_or_nothing,
     client_registration_update_and_token,
     access_tokens_and_revocation,
     rfc7591_initial_access_tokens_are_spent_atomically,
