@@ -60,7 +60,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Manage signing keys: list, rotate, retire.
+    /// Manage signing keys: list, rotate, retire; rekey the secrets at rest.
     #[command(subcommand)]
     Keys(KeysCommand),
     /// Initial access tokens for dynamic client registration (`registration = "token"`).
@@ -84,6 +84,15 @@ pub enum KeysCommand {
         /// Key id.
         #[arg(allow_hyphen_values = true)]
         kid: String,
+    },
+    /// Re-encrypt every secret at rest (signing keys, installation secrets) from the
+    /// current `key_encryption_secret` (or from plaintext, if none is set) to a new one, all
+    /// in one transaction. Stop every instance first; start them with the new secret.
+    Rekey {
+        /// Read the new secret from the first line of standard input (otherwise it is asked
+        /// for twice on the terminal). Never pass it as an argument: `ps` shows those.
+        #[arg(long)]
+        new_secret_stdin: bool,
     },
 }
 

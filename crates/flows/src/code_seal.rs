@@ -24,14 +24,10 @@ use latchkey_protocol::{Scope, UnixTime};
 use latchkey_store::Store;
 use serde::{Deserialize, Serialize};
 
-use crate::keys::{open_at_rest, seal_at_rest};
-use crate::{FlowError, secrets};
+use crate::{FlowError, at_rest, secrets};
 
 /// The installation secret holding the key.
 const KEY_NAME: &str = "code_sealing_key";
-/// Stored key forms: the 32 bytes as they are, or encrypted with the operator's secret.
-const PLAIN: u8 = 0;
-const ENCRYPTED: u8 = 1;
 /// The format version, first byte of every sealed code and part of what is authenticated.
 /// Version 2 codes are recorded, once redeemed, under their expiry and digest
 /// ([`latchkey_protocol::secret::SecretHash::at`]); version 1 codes were recorded under
@@ -71,14 +67,7 @@ impl CodeSeal {
         encryption_secret: Option<&str>,
         now: UnixTime,
     ) -> Result<CodeSeal, FlowError> {
-        let mut fresh = [0u8; 32];
-        secrets::fill_random(&mut fresh)?;
-        let candidate = match encryption_secret {
-            Some(secret) => [&[ENCRYPTED][..], &seal_at_rest(secret, KEY_NAME, &fresh)?].concat(),
-            None => [&[PLAIN][..], &fresh].concat(),
-        };
-        let stored = store.server_secret(KEY_NAME, &candidate, now).await?;
-        CodeSeal::with_key(&key_from_stored(&stored, encryption_secret)?)
+        CodeSeal::with_key(&at_rest::installation_secret(store, KEY_NAME, encryption_secret, now).await?)
     }
 
     fn with_key(key: &[u8]) -> Result<CodeSeal, FlowError> {
@@ -130,19 +119,6 @@ impl CodeSeal {
             code_challenge: b.p.map(CodeChallenge::from_stored),
             expires_at: b.e,
         })
-    }
-}
-
-/// The key in its stored form (see [`CodeSeal::load`]).
-fn key_from_stored(stored: &[u8], encryption_secret: Option<&str>) -> Result<Vec<u8>, FlowError> {
-    match stored.split_first() {
-        Some((&PLAIN, key)) => Ok(key.to_vec()),
-        Some((&ENCRYPTED, sealed)) => {
-            let secret = encryption_secret
-                .ok_or_else(|| FlowError::Crypto(format!("{KEY_NAME} is encrypted: set key_encryption_secret")))?;
-            open_at_rest(secret, KEY_NAME, sealed)
-        }
-        _ => Err(FlowError::Crypto(format!("{KEY_NAME}: unknown stored form"))),
     }
 }
 
@@ -229,19 +205,8 @@ mod tests {
     }
 
     #[test]
-    fn the_key_is_stored_encrypted_when_the_operator_has_a_secret() {
-        let key = [9u8; 32];
-        let plain = [&[PLAIN][..], &key].concat();
-        assert_eq!(key_from_stored(&plain, None).unwrap(), key);
-        assert_eq!(key_from_stored(&plain, Some("s3cret")).unwrap(), key, "a key stored before the secret was set");
-        let sealed = [&[ENCRYPTED][..], &seal_at_rest("s3cret", KEY_NAME, &key).unwrap()].concat();
-        assert!(!sealed.windows(32).any(|w| w == key));
-        assert_eq!(key_from_stored(&sealed, Some("s3cret")).unwrap(), key);
-        assert!(key_from_stored(&sealed, None).unwrap_err().to_string().contains("key_encryption_secret"));
-        assert!(key_from_stored(&sealed, Some("wrong")).is_err());
-        assert!(key_from_stored(&[], None).is_err());
-        assert!(key_from_stored(&[7, 1, 2], None).is_err());
-        assert!(CodeSeal::with_key(&[1u8; 16]).is_err(), "256-bit keys only");
+    fn only_256_bit_keys_seal_codes() {
+        assert!(CodeSeal::with_key(&[1u8; 16]).is_err());
     }
 
     #[test]

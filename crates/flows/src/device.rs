@@ -1,9 +1,6 @@
 //! The device authorization grant, RFC 8628: a device without a browser shows a short
 //! code; the user approves it on another screen; the device polls the token endpoint.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use latchkey_protocol::client::{Client, GrantType};
 use latchkey_protocol::client_auth::ClientCredentials;
 use latchkey_protocol::secret::DeviceCode;
@@ -19,8 +16,9 @@ pub const DEVICE_PREFIX: &str = "lkd_";
 /// §6.1: 20 consonants, no vowels (no words), no look-alikes (0/O, 1/I).
 const ALPHABET: &[u8; 20] = b"BCDFGHJKLMNPQRSTVWXZ";
 
-/// Wrong user codes allowed per user per window before the page refuses to check more.
-const MAX_GUESSES: u32 = 10;
+/// Wrong user codes allowed per user per window before the page refuses to check more
+/// (§5.1). Counted in the store, so the limit holds across every instance.
+const MAX_GUESSES: i64 = 10;
 const GUESS_WINDOW: i64 = 600;
 
 /// The device authorization response (§3.2).
@@ -54,28 +52,25 @@ pub enum UserCodeCheck {
     },
     /// No live request has this code.
     Unknown,
-    /// Too many wrong codes lately (§5.1: brute force protection).
-    TooManyAttempts,
+    /// Too many wrong codes lately (§5.1: brute force protection); the code was not looked up.
+    TooManyAttempts {
+        /// Seconds until guesses are counted afresh.
+        retry_after: i64,
+    },
 }
 
-/// Counts wrong user codes per user (§5.1).
-#[derive(Default)]
-pub(crate) struct GuessLimiter {
-    failures: Mutex<HashMap<String, (i64, u32)>>,
-}
-
-impl GuessLimiter {
-    fn blocked(&self, user: &str, now: i64) -> bool {
-        let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(user).is_some_and(|(start, n)| now - start < GUESS_WINDOW && *n >= MAX_GUESSES)
-    }
-
-    fn failed(&self, user: &str, now: i64) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        map.retain(|_, (start, _)| now - *start < GUESS_WINDOW);
-        let entry = map.entry(user.to_owned()).or_insert((now, 0));
-        entry.1 += 1;
-    }
+/// What became of the user's Allow or Deny.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceDecided {
+    /// Recorded: the device gets its answer at its next poll.
+    Recorded,
+    /// No live, undecided request has this code.
+    NotPending,
+    /// Too many wrong codes lately (§5.1); the code was not looked up.
+    TooManyAttempts {
+        /// Seconds until guesses are counted afresh.
+        retry_after: i64,
+    },
 }
 
 /// Normalises what a user typed: case and dashes or spaces do not matter (§6.1).
@@ -87,6 +82,11 @@ pub fn normalise_user_code(input: &str) -> Option<String> {
 /// `BCDFGHJK` → `BCDF-GHJK`.
 pub fn format_user_code(code: &str) -> String {
     if code.len() == 8 { format!("{}-{}", &code[..4], &code[4..]) } else { code.to_owned() }
+}
+
+/// The key of a user's guesses in the store.
+fn guess_key(user: &User) -> String {
+    format!("user:{}", user.id)
 }
 
 fn new_user_code() -> Result<String, FlowError> {
@@ -150,20 +150,38 @@ impl AuthServer {
         Err(FlowError::Crypto("could not find a free user code".into()))
     }
 
-    /// Looks up the code a logged-in user typed, counting wrong guesses.
+    /// §5.1: "the authorization server SHOULD rate-limit user code attempts". Every path
+    /// that takes a user code counts it here *before* looking it up (one conditional write
+    /// in the store, shared by every instance), and takes it back with [`Self::forgive_guess`]
+    /// when the code was right: so only wrong codes stay counted, and no number of
+    /// concurrent requests gets more than the limit looked up. `Some(seconds to wait)` past
+    /// the limit. Counted per user only: the page needs a login, and a count per address
+    /// would let one user behind a shared address lock the others out.
+    async fn count_guess(&self, user: &User, now: i64) -> Result<Option<i64>, FlowError> {
+        let count = self.store.count_user_code_guess(&guess_key(user), now, GUESS_WINDOW, MAX_GUESSES).await?;
+        if count.within_limit {
+            return Ok(None);
+        }
+        metrics::counter!("latchkey_device_user_code_throttled_total").increment(1);
+        Ok(Some((count.window_ends - now).max(1)))
+    }
+
+    async fn forgive_guess(&self, user: &User, now: i64) -> Result<(), FlowError> {
+        Ok(self.store.forgive_user_code_guess(&guess_key(user), now).await?)
+    }
+
+    /// Looks up the code a logged-in user typed, counting wrong guesses (§5.1).
     pub async fn check_user_code(&self, user: &User, input: &str) -> Result<UserCodeCheck, FlowError> {
         let now = self.now();
-        if self.device_guesses.blocked(&user.id, now) {
-            return Ok(UserCodeCheck::TooManyAttempts);
+        if let Some(retry_after) = self.count_guess(user, now).await? {
+            return Ok(UserCodeCheck::TooManyAttempts { retry_after });
         }
         let found = match normalise_user_code(input) {
             Some(code) => self.store.device_code_by_user_code(&code, now).await?,
             None => None,
         };
-        let Some(row) = found else {
-            self.device_guesses.failed(&user.id, now);
-            return Ok(UserCodeCheck::Unknown);
-        };
+        let Some(row) = found else { return Ok(UserCodeCheck::Unknown) };
+        self.forgive_guess(user, now).await?;
         let Some(client) = self.store.client(&row.client_id).await? else { return Ok(UserCodeCheck::Unknown) };
         let scope = Scope::parse(&row.scope).map_err(|_| FlowError::Invalid("stored scope".into()))?;
         Ok(UserCodeCheck::Pending {
@@ -173,12 +191,25 @@ impl AuthServer {
         })
     }
 
-    /// Records the user's Allow or Deny. False if the code is no longer pending.
-    pub async fn decide_device(&self, user: &User, user_code: &str, decision: Decision) -> Result<bool, FlowError> {
-        let Some(code) = normalise_user_code(user_code) else { return Ok(false) };
+    /// Records the user's Allow or Deny, counting the code as a guess (§5.1) like
+    /// [`Self::check_user_code`]: the decision carries a user code too.
+    pub async fn decide_device(
+        &self,
+        user: &User,
+        user_code: &str,
+        decision: Decision,
+    ) -> Result<DeviceDecided, FlowError> {
+        let now = self.now();
+        if let Some(retry_after) = self.count_guess(user, now).await? {
+            return Ok(DeviceDecided::TooManyAttempts { retry_after });
+        }
+        let Some(code) = normalise_user_code(user_code) else { return Ok(DeviceDecided::NotPending) };
         let word = if decision == Decision::Allow { "allow" } else { "deny" };
-        let decided = self.store.decide_device_code(&code, &user.id, word, self.now()).await?;
-        if decided && decision == Decision::Allow {
+        if !self.store.decide_device_code(&code, &user.id, word, now).await? {
+            return Ok(DeviceDecided::NotPending);
+        }
+        self.forgive_guess(user, now).await?;
+        if decision == Decision::Allow {
             let subject = crate::audit::Subject {
                 actor: Some(&user.username),
                 detail: Some(format!("user code {}", format_user_code(&code))),
@@ -186,7 +217,7 @@ impl AuthServer {
             };
             self.audit(crate::audit::kind::DEVICE_APPROVED, subject).await;
         }
-        Ok(decided)
+        Ok(DeviceDecided::Recorded)
     }
 
     /// §3.4–§3.5: the device polls.
@@ -253,17 +284,5 @@ mod tests {
         assert_eq!(normalise_user_code("bcdf ghjk").as_deref(), Some("BCDFGHJK"));
         assert!(normalise_user_code("AEIO-UBCD").is_none(), "vowels are not in the alphabet");
         assert!(normalise_user_code("BCDF-GHJ").is_none());
-    }
-
-    #[test]
-    fn rfc8628_5_1_guesses_are_limited_per_user() {
-        let l = GuessLimiter::default();
-        for _ in 0..MAX_GUESSES {
-            assert!(!l.blocked("u", 0));
-            l.failed("u", 0);
-        }
-        assert!(l.blocked("u", 1));
-        assert!(!l.blocked("other", 1));
-        assert!(!l.blocked("u", GUESS_WINDOW), "the window passes");
     }
 }

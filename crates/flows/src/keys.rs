@@ -168,9 +168,12 @@ pub(crate) fn open_at_rest(secret: &str, kid: &str, sealed: &[u8]) -> Result<Vec
     let (nonce, data) = sealed.split_at(NONCE_LEN);
     let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(crypto)?;
     let mut data = data.to_vec();
-    let plain = kek(secret)?
-        .open_in_place(nonce, Aad::from(kid.as_bytes()), &mut data)
-        .map_err(|_| crypto(format!("key {kid}: cannot decrypt it; is key_encryption_secret right?")))?;
+    let plain = kek(secret)?.open_in_place(nonce, Aad::from(kid.as_bytes()), &mut data).map_err(|_| {
+        crypto(format!(
+            "key {kid}: cannot decrypt it with this key_encryption_secret (to change the secret, run \
+                 `latchkey keys rekey` with the one in use)"
+        ))
+    })?;
     Ok(plain.to_vec())
 }
 

@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 mod admin;
+mod at_rest;
 pub mod audit;
 mod authorize;
 mod client_cache;
@@ -32,9 +33,10 @@ use std::sync::Arc;
 use latchkey_store::Store;
 
 pub use admin::{NewClient, NewClientIssued};
+pub use at_rest::rekey;
 pub use authorize::{AuthorizeOutcome, Decision};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use device::{DeviceAuthorization, UserCodeCheck, format_user_code, normalise_user_code};
+pub use device::{DeviceAuthorization, DeviceDecided, UserCodeCheck, format_user_code, normalise_user_code};
 pub use error::FlowError;
 #[doc(hidden)]
 pub use hashing::HashingHold;
@@ -53,7 +55,6 @@ pub struct AuthServer {
     clock: Arc<dyn Clock>,
     hashing: hashing::HashingPool,
     clients: Arc<client_cache::ClientCache>,
-    device_guesses: Arc<device::GuessLimiter>,
     refresh_key: Arc<aws_lc_rs::hmac::Key>,
     codes: Arc<code_seal::CodeSeal>,
 }
@@ -65,12 +66,21 @@ impl AuthServer {
         let mut settings = settings;
         // A retired key stays published while tokens it signed may still be live.
         settings.keys.publish_after_retire = settings.keys.publish_after_retire.max(settings.access_token_ttl);
+        let encryption_secret = settings.keys.encryption_secret.as_deref();
+        // With the operator's secret, whatever is still stored in plaintext is encrypted
+        // now, before anything reads it; a secret that does not open what is stored stops here.
+        if let Some(secret) = encryption_secret {
+            let sealed = at_rest::seal_plaintext(&store, secret).await?;
+            if sealed > 0 {
+                tracing::info!(sealed, "encrypted secrets stored in plaintext with key_encryption_secret");
+            }
+        }
         let keys = KeyRing::load_or_create(&store, settings.keys.clone(), clock.now()).await?;
         // The key that derives refresh-token successors, the same on every instance.
-        let candidate = secrets::random_b64(32)?;
-        let key_bytes = store.server_secret("refresh_successor_key", candidate.as_bytes(), clock.now()).await?;
+        let key_bytes =
+            at_rest::installation_secret(&store, "refresh_successor_key", encryption_secret, clock.now()).await?;
         let refresh_key = Arc::new(aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &key_bytes));
-        let codes = code_seal::CodeSeal::load(&store, settings.keys.encryption_secret.as_deref(), clock.now()).await?;
+        let codes = code_seal::CodeSeal::load(&store, encryption_secret, clock.now()).await?;
         let hashing = hashing::HashingPool::start(settings.password_hash_queue)?;
         Ok(AuthServer {
             store,
@@ -79,7 +89,6 @@ impl AuthServer {
             keys: Arc::new(keys),
             clock,
             hashing,
-            device_guesses: Arc::new(device::GuessLimiter::default()),
             refresh_key,
             codes: Arc::new(codes),
         })

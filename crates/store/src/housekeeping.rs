@@ -35,8 +35,9 @@ enum Cutoff {
     Audit,
 }
 
-const PURGES: [(&str, &str, Cutoff); 9] = [
+const PURGES: [(&str, &str, Cutoff); 10] = [
     ("login_failures", purge_sql!("login_failures", "key"), Cutoff::Expired),
+    ("user_code_guesses", purge_sql!("user_code_guesses", "key"), Cutoff::Expired),
     ("consumed_codes", purge_sql!("consumed_codes", "code_hash"), Cutoff::Expired),
     ("refresh_tokens", purge_sql!("refresh_tokens", "token_hash"), Cutoff::Expired),
     ("access_tokens", purge_sql!("access_tokens", "jti"), Cutoff::Expired),

@@ -28,6 +28,7 @@ mod registration_tokens;
 mod server_secrets;
 mod sessions;
 mod transfer;
+mod user_code_guesses;
 mod users;
 
 use std::str::FromStr;
@@ -46,8 +47,10 @@ pub use housekeeping::{PurgeBefore, Purged};
 pub use keys::SigningKeyRow;
 pub use login_failures::{AttemptLimit, Reservation};
 pub use refresh::{NewRefreshToken, StoredRefreshToken};
+pub use server_secrets::{AtRest, Resealed};
 pub use sessions::Session;
 pub use transfer::{SNAPSHOT_VERSION, Snapshot};
+pub use user_code_guesses::GuessCount;
 pub use users::User;
 
 /// The database behind a [`Store`].

@@ -2,13 +2,14 @@
 
 use std::io::{BufRead, IsTerminal};
 
-use anyhow::{anyhow, bail};
+use anyhow::{Context, anyhow, bail};
 use latchkey_flows::{AuthServer, NewClient};
 use latchkey_protocol::client::{Client, GrantType};
 use latchkey_protocol::secret::Password;
 use serde_json::json;
 
 use crate::cli::{ClientsCommand, KeysCommand, RegistrationTokensCommand, UsersCommand};
+use crate::config::Config;
 
 fn client_json(c: &Client) -> serde_json::Value {
     json!({
@@ -219,7 +220,36 @@ pub async fn keys(auth: &AuthServer, cmd: KeysCommand) -> anyhow::Result<()> {
             auth.retire_key(&kid).await?;
             println!("retired key {kid}: it no longer signs and leaves the JWKS once its tokens have expired");
         }
+        KeysCommand::Rekey { .. } => bail!("`keys rekey` runs on the database alone"),
     }
+    Ok(())
+}
+
+/// `keys rekey`: every secret at rest, from the configured `key_encryption_secret` to a new
+/// one read from standard input or the terminal (never from the command line).
+pub async fn rekey(config: &Config, new_secret_stdin: bool) -> anyhow::Result<()> {
+    let new = if new_secret_stdin || !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    } else {
+        let first = rpassword::prompt_password("New key_encryption_secret: ")?;
+        if first != rpassword::prompt_password("New key_encryption_secret (again): ")? {
+            bail!("the secrets differ");
+        }
+        first
+    };
+    if new.len() < 16 {
+        bail!("the new key_encryption_secret: use at least 16 characters");
+    }
+    let store = super::open_store(config).await?;
+    let rewritten = latchkey_flows::rekey(&store, config.key_encryption_secret.as_deref(), &new).await;
+    store.close().await;
+    let rewritten = rewritten.context("nothing was changed")?;
+    println!(
+        "re-encrypted {rewritten} secrets with the new key_encryption_secret; start every instance with it \
+         (the previous secret no longer opens them)"
+    );
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use anyhow::Context;
 use latchkey_flows::{AuthServer, Clock, SystemClock};
 use latchkey_store::Store;
 
-use crate::cli::{Cli, Command, ServeArgs};
+use crate::cli::{Cli, Command, KeysCommand, ServeArgs};
 use crate::config::Config;
 
 /// Runs a parsed command line.
@@ -74,6 +74,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::Audit { limit, kind, json } => {
                     admin::audit(&auth_server(&config).await?, limit, kind, json).await
                 }
+                Command::Keys(KeysCommand::Rekey { new_secret_stdin }) => admin::rekey(&config, new_secret_stdin).await,
                 Command::Keys(c) => admin::keys(&auth_server(&config).await?, c).await,
                 Command::RegistrationTokens(c) => admin::registration_tokens(&auth_server(&config).await?, c).await,
                 Command::Token(_) | Command::Demo(_) => Ok(()),

@@ -156,3 +156,109 @@ async fn rfc8628_6_1_codes_are_case_and_dash_insensitive_and_guessing_is_limited
     let res = browser.get(&format!("/device?user_code={typed}")).await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "even a right code waits now");
 }
+
+/// Logs alice in on the device page and opens the request of `user_code` (a right code,
+/// so not counted): the CSRF token of its decision form.
+async fn logged_in(browser: &Browser, user_code: &str) -> String {
+    let page = browser.get("/device").await.text().await.unwrap();
+    let res = browser.login(&page, "alice", PASSWORD).await;
+    assert_eq!(location(&res), "/device");
+    let page = browser.get(&format!("/device?user_code={user_code}")).await.text().await.unwrap();
+    field(&page, "csrf").unwrap()
+}
+
+async fn decide(browser: &Browser, csrf: &str, user_code: &str) -> reqwest::Response {
+    browser.post("/device", &[("csrf", csrf), ("user_code", user_code), ("decision", "allow")]).await
+}
+
+#[tokio::test]
+async fn rfc8628_5_1_wrong_codes_on_the_decision_are_counted() {
+    let t = TestServer::start().await;
+    t.user("alice").await;
+    let client = device_client(&t).await;
+    let r = start(&t, &client, "profile").await;
+    let (user_code, dc) = (r["user_code"].as_str().unwrap(), r["device_code"].as_str().unwrap());
+    let browser = t.browser();
+    let csrf = logged_in(&browser, user_code).await;
+    // The decision carries a user code: guessing it there counts as on the entry form.
+    for i in 0..10 {
+        let res = decide(&browser, &csrf, &format!("BBBB-BB{}", ["BB", "BC", "BD", "BF", "BG"][i % 5])).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "guess {i}");
+    }
+    let res = decide(&browser, &csrf, user_code).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "even the right code is not looked up now");
+    let retry_after: i64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=600).contains(&retry_after), "{retry_after}");
+    assert!(res.text().await.unwrap().contains("Too many wrong codes"));
+    assert_eq!(error_code(poll(&t, &client, dc).await).await, "authorization_pending", "nothing was decided");
+    // The entry form shares the count.
+    let res = browser.get(&format!("/device?user_code={user_code}")).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Another user is not held back by alice's guesses.
+    t.user("bob").await;
+    let other = t.browser();
+    let page = other.get(&format!("/device?user_code={user_code}")).await.text().await.unwrap();
+    let res = other.login(&page, "bob", PASSWORD).await;
+    assert_eq!(other.get(&location(&res)).await.status(), StatusCode::OK);
+    // Once the window has passed, a right code is accepted; right codes are not counted.
+    t.clock.advance(600);
+    let r = start(&t, &client, "profile").await;
+    let user_code = r["user_code"].as_str().unwrap();
+    for _ in 0..12 {
+        assert_eq!(browser.get(&format!("/device?user_code={user_code}")).await.status(), StatusCode::OK);
+    }
+    let page = decide(&browser, &csrf, user_code).await.text().await.unwrap();
+    assert!(page.contains("Device connected"), "{page}");
+}
+
+#[tokio::test]
+async fn rfc8628_5_1_wrong_user_codes_are_counted_across_instances() {
+    use crate::scale_out::{PgDatabase, cli, start as serve};
+    let Some(db) = PgDatabase::create().await else { return };
+    let url = db.url.clone();
+    db.run(async move {
+        cli(&url, &["users", "add", "alice", "--password-stdin"], Some(PASSWORD));
+        let out =
+            cli(&url, &["clients", "add", "--name", "TV", "--public", "--grant-type", DEVICE_GRANT, "--json"], None);
+        let client = TestClient::from_cli(&out, "");
+        let nodes = serve(&url, 2, &[]).await;
+        let [a, b] = [nodes[0].url.as_str(), nodes[1].url.as_str()];
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        let r: serde_json::Value = http
+            .post(format!("{a}/device_authorization"))
+            .form(&[("client_id", client.id.as_str()), ("scope", "profile")])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let user_code = r["user_code"].as_str().unwrap();
+        let cookies = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .build()
+            .unwrap();
+        let on = |base: &str| Browser { http: cookies.clone(), base: base.to_owned() };
+        let csrf = logged_in(&on(a), user_code).await;
+        // Ten wrong codes, alternating between the instances and between the two paths.
+        for i in 0..10 {
+            let node = on([a, b][i % 2]);
+            let res = if i < 5 {
+                node.get("/device?user_code=BBBB-BBBB").await
+            } else {
+                decide(&node, &csrf, "BBBB-BBBB").await
+            };
+            assert_eq!(res.status(), StatusCode::BAD_REQUEST, "guess {i}");
+        }
+        for node in [a, b] {
+            let res = on(node).get(&format!("/device?user_code={user_code}")).await;
+            assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "{node}: the count is shared");
+            let res = decide(&on(node), &csrf, user_code).await;
+            assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "{node}: the count is shared");
+        }
+        drop(nodes);
+    })
+    .await;
+}

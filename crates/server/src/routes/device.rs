@@ -3,10 +3,11 @@
 
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::CookieJar;
-use latchkey_flows::{Decision, ScopeDefinition, UserCodeCheck};
+use latchkey_flows::{Decision, DeviceDecided, ScopeDefinition, UserCodeCheck};
 use latchkey_protocol::form::Params;
 use serde::Serialize;
 
@@ -32,6 +33,17 @@ fn page(state: &AppState, jar: CookieJar, status: StatusCode, mut ctx: Ctx) -> R
     };
     ctx.csrf = csrf;
     (jar, state.pages.render(status, "device.html", ctx)).into_response()
+}
+
+/// RFC 8628 §5.1: the user code is short, so guessing it is limited. Past the limit the
+/// page says so, with `Retry-After` (RFC 6585 §4), and no code was looked up.
+fn too_many_attempts(state: &AppState, jar: CookieJar, retry_after: i64) -> Response {
+    let minutes = (retry_after + 59) / 60;
+    let wait = if minutes == 1 { "a minute".to_owned() } else { format!("{minutes} minutes") };
+    let ctx = Ctx { error: Some(format!("Too many wrong codes. Wait {wait}, then try again.")), ..Ctx::default() };
+    let mut res = page(state, jar, StatusCode::TOO_MANY_REQUESTS, ctx);
+    res.headers_mut().insert(RETRY_AFTER, HeaderValue::from(retry_after));
+    res
 }
 
 /// `GET /device[?user_code=…]`.
@@ -73,11 +85,7 @@ pub async fn device_page(State(state): State<AppState>, jar: CookieJar, RawQuery
             };
             page(&state, jar, StatusCode::BAD_REQUEST, ctx)
         }
-        Ok(UserCodeCheck::TooManyAttempts) => {
-            let ctx =
-                Ctx { error: Some("Too many wrong codes. Wait ten minutes, then try again.".into()), ..Ctx::default() };
-            page(&state, jar, StatusCode::TOO_MANY_REQUESTS, ctx)
-        }
+        Ok(UserCodeCheck::TooManyAttempts { retry_after }) => too_many_attempts(&state, jar, retry_after),
         Err(e) => flow_error(&state, e, StatusCode::SEE_OTHER),
     }
 }
@@ -105,15 +113,18 @@ pub async fn device_decide(State(state): State<AppState>, jar: CookieJar, header
         Err(e) => return flow_error(&state, e, StatusCode::SEE_OTHER),
     };
     match state.auth.decide_device(&user, form.get("user_code").unwrap_or(""), decision).await {
-        Ok(true) if decision == Decision::Allow => message(
+        Ok(DeviceDecided::Recorded) if decision == Decision::Allow => message(
             &state,
             jar,
             "Device connected",
             "You can return to your device; it will continue on its own.",
             false,
         ),
-        Ok(true) => message(&state, jar, "Request denied", "The device was not given access.", false),
-        Ok(false) => {
+        Ok(DeviceDecided::Recorded) => {
+            message(&state, jar, "Request denied", "The device was not given access.", false)
+        }
+        Ok(DeviceDecided::TooManyAttempts { retry_after }) => too_many_attempts(&state, jar, retry_after),
+        Ok(DeviceDecided::NotPending) => {
             let ctx = Ctx {
                 error: Some("That code is no longer waiting for an answer. Start again on your device.".into()),
                 ..Ctx::default()

@@ -7,8 +7,8 @@ use latchkey_protocol::client::{Client, GrantType, TokenFormat};
 use latchkey_protocol::secret::SecretHash;
 use latchkey_protocol::token::RefreshGrant;
 use latchkey_store::{
-    AccessTokenRow, AttemptLimit, NewDeviceCode, NewRefreshToken, PurgeBefore, Reservation, Session, SigningKeyRow,
-    Store, StoreError, TokenStanding, User,
+    AccessTokenRow, AtRest, AttemptLimit, NewDeviceCode, NewRefreshToken, PurgeBefore, Resealed, Reservation, Session,
+    SigningKeyRow, Store, StoreError, TokenStanding, User,
 };
 
 fn client(id: &str) -> Client {
@@ -411,6 +411,50 @@ pub async fn signing_keys_round_trip(store: &Store) {
     assert_eq!(store.all_signing_keys().await.unwrap().len(), 2);
 }
 
+/// A stand-in for encryption: a leading 0 (plaintext) becomes 1.
+fn seal_plain(item: AtRest<'_>) -> Result<Option<Resealed>, StoreError> {
+    let value = match item {
+        AtRest::ServerSecret { value, .. } => value,
+        AtRest::SigningKey { private_der, .. } => private_der,
+    };
+    Ok((value[0] == 0).then(|| Resealed { value: [&[1u8][..], &value[1..]].concat(), encrypted: true }))
+}
+
+pub async fn secrets_at_rest_are_rewritten_all_or_nothing(store: &Store) {
+    store.server_secret("a", &[0, 7], 1).await.unwrap();
+    store.server_secret("b", &[0, 8], 1).await.unwrap();
+    let key = |kid: &str| SigningKeyRow {
+        kid: kid.into(),
+        alg: "ES256".into(),
+        private_der: vec![0, 9],
+        created_at: 1,
+        retired_at: None,
+        activates_at: 1,
+        encrypted: false,
+    };
+    store.insert_signing_key(&key("k1")).await.unwrap();
+    // A failure on the last item undoes the others.
+    let mut seen = Vec::new();
+    let failed = store
+        .reseal_at_rest(|item| {
+            seen.push(format!("{item:?}"));
+            if matches!(item, AtRest::SigningKey { .. }) { Err(StoreError::Conflict) } else { seal_plain(item) }
+        })
+        .await;
+    assert!(matches!(failed, Err(StoreError::Conflict)), "{failed:?}");
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert_eq!(store.server_secret("a", b"", 1).await.unwrap(), [0, 7]);
+    assert!(!store.all_signing_keys().await.unwrap()[0].encrypted);
+    // Two at once (two instances starting together): each row is rewritten once.
+    let (x, y) = tokio::join!(store.reseal_at_rest(seal_plain), store.reseal_at_rest(seal_plain));
+    assert_eq!(x.unwrap() + y.unwrap(), 3);
+    assert_eq!(store.server_secret("a", b"", 1).await.unwrap(), [1, 7]);
+    assert_eq!(store.server_secret("b", b"", 1).await.unwrap(), [1, 8]);
+    let k = &store.all_signing_keys().await.unwrap()[0];
+    assert_eq!((k.private_der.as_slice(), k.encrypted), (&[1u8, 9][..], true));
+    assert_eq!(store.reseal_at_rest(seal_plain).await.unwrap(), 0, "nothing left in plaintext");
+}
+
 pub async fn client_registration_update_and_token(store: &Store) {
     let mut c = client("c1");
     c.metadata = Some(serde_json::json!({"client_uri": "https://app.example"}).as_object().unwrap().clone());
@@ -585,6 +629,42 @@ pub async fn login_failures_count_in_windows(store: &Store) {
         t.await.unwrap();
     }
     assert_eq!(store.login_failures("ip:1.2.3.4", 501).await.unwrap().map(|f| f.0), Some(10));
+}
+
+pub async fn rfc8628_5_1_user_code_guesses_counted_atomically_in_windows(store: &Store) {
+    let count = |now| store.count_user_code_guess("user:alice", now, 60, 3);
+    for n in 1..=3 {
+        let c = count(100).await.unwrap();
+        assert_eq!((c.guesses, c.within_limit, c.window_ends), (n, true, 160));
+    }
+    let c = count(120).await.unwrap();
+    assert_eq!((c.guesses, c.within_limit, c.window_ends), (4, false, 160), "past the limit");
+    // A right code is taken back, within its window only.
+    store.forgive_user_code_guess("user:alice", 121).await.unwrap();
+    assert_eq!(count(122).await.unwrap().guesses, 4);
+    let c = count(160).await.unwrap();
+    assert_eq!((c.guesses, c.within_limit, c.window_ends), (1, true, 220), "a new window");
+    store.forgive_user_code_guess("user:alice", 161).await.unwrap();
+    store.forgive_user_code_guess("user:alice", 161).await.unwrap();
+    assert_eq!(count(162).await.unwrap().guesses, 1, "never below zero");
+    assert_eq!(store.count_user_code_guess("user:bob", 162, 60, 3).await.unwrap().guesses, 1, "per key");
+    // Concurrent guesses all count, and exactly `limit` of them are within it.
+    let store2 = Arc::new(store.clone());
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let s = store2.clone();
+            tokio::spawn(async move { s.count_user_code_guess("user:carol", 500, 60, 10).await.unwrap() })
+        })
+        .collect();
+    let mut within = 0;
+    for t in tasks {
+        within += usize::from(t.await.unwrap().within_limit);
+    }
+    assert_eq!(within, 10);
+    assert_eq!(store.count_user_code_guess("user:carol", 501, 60, 10).await.unwrap().guesses, 21);
+    // The janitor removes ended windows.
+    let run = store.purge_expired(PurgeBefore { expired_before: 600, audit_before: 0 }, 100, 1).await.unwrap();
+    assert!(run.rows.contains(&("user_code_guesses", 3)), "{run:?}");
 }
 
 pub async fn audit_events_are_listed_newest_first(store: &Store) {
