@@ -110,18 +110,21 @@ impl AuthServer {
     /// RFC 7591 §3: registers a client under the configured policy.
     pub async fn register(&self, initial_token: Option<&str>, body: &Value) -> Result<Registered, RegisterError> {
         let now = self.now();
-        match self.settings.registration {
-            RegistrationPolicy::Off => return Err(RegisterError::Unauthorized),
-            RegistrationPolicy::Open => {}
-            RegistrationPolicy::Token => {
-                let Some(token) = initial_token else { return Err(RegisterError::Unauthorized) };
-                if !self.store.use_registration_token(&RegistrationToken::new(token).hash(), now).await? {
-                    return Err(RegisterError::Unauthorized);
-                }
-            }
+        if self.settings.registration == RegistrationPolicy::Off {
+            return Err(RegisterError::Unauthorized);
+        }
+        if self.settings.registration == RegistrationPolicy::Token && initial_token.is_none() {
+            return Err(RegisterError::Unauthorized);
         }
         let metadata = ClientMetadata::parse(body)?;
         let mut client = self.client_from(secrets::new_id()?, &metadata, now)?;
+        // An initial access token is spent only on a registration that will succeed: a
+        // request with bad metadata changes nothing (RFC 7591 §3.2.2).
+        if let (RegistrationPolicy::Token, Some(token)) = (self.settings.registration, initial_token)
+            && !self.store.use_registration_token(&RegistrationToken::new(token).hash(), now).await?
+        {
+            return Err(RegisterError::Unauthorized);
+        }
         let secret = match metadata.token_endpoint_auth_method {
             AuthMethod::None => None,
             _ => Some(ClientSecret::new(secrets::new_secret(secrets::CLIENT_SECRET_PREFIX)?)),

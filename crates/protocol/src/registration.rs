@@ -81,6 +81,25 @@ pub fn check_redirect_uri(uri: &str) -> Result<(), OAuthError> {
 
 const KEPT_STRINGS: [&str; 6] = ["client_uri", "logo_uri", "tos_uri", "policy_uri", "software_id", "software_version"];
 
+/// The metadata members that are web pages or images shown to users (RFC 7591 §2).
+const URI_MEMBERS: [&str; 4] = ["client_uri", "logo_uri", "tos_uri", "policy_uri"];
+
+/// RFC 7591 §5: a URI the server shows to users or links to must be an absolute https URL
+/// (http only on a loopback IP), never `javascript:`, `data:` or the like.
+fn check_info_uri(key: &str, uri: &str) -> Result<(), OAuthError> {
+    let url = url::Url::parse(uri).map_err(|_| bad(format!("`{key}` must be an absolute https URL")))?;
+    let ok = match url.scheme() {
+        "https" => url.host_str().is_some(),
+        "http" => matches!(url.host_str(), Some("127.0.0.1" | "[::1]")),
+        _ => false,
+    };
+    if ok && !uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        Ok(())
+    } else {
+        Err(bad(format!("`{key}` must be an https URL (RFC 7591 section 5)")))
+    }
+}
+
 impl ClientMetadata {
     /// Validates a registration request body (RFC 7591 §2). Unknown fields are ignored
     /// ("The authorization server MUST ignore any client metadata ... it does not understand").
@@ -152,6 +171,9 @@ impl ClientMetadata {
         for key in KEPT_STRINGS {
             match obj.get(key) {
                 Some(Value::String(s)) if s.len() <= 2000 => {
+                    if URI_MEMBERS.contains(&key) {
+                        check_info_uri(key, s)?;
+                    }
                     extra.insert(key.into(), Value::String(s.clone()));
                 }
                 Some(_) => return Err(bad(format!("`{key}` must be a string"))),
@@ -207,6 +229,20 @@ mod tests {
             ClientMetadata::parse(&json!({"redirect_uris": ["http://127.0.0.1/cb", "com.example.app:/cb"]})).is_ok()
         );
         assert_eq!(code(json!({})), ErrorCode::InvalidRedirectUri, "the code grant needs a redirect URI");
+    }
+
+    #[test]
+    fn rfc7591_5_uris_shown_to_users_are_https() {
+        for key in URI_MEMBERS {
+            for uri in ["javascript:alert(1)", "data:text/html,x", "http://evil.example/", "/relative", "https:// x"] {
+                let body = json!({"grant_types": ["client_credentials"], key: uri});
+                assert_eq!(code(body), ErrorCode::InvalidClientMetadata, "{key} {uri}");
+            }
+            for uri in ["https://app.example/logo.png", "http://127.0.0.1:8080/tos"] {
+                let body = json!({"grant_types": ["client_credentials"], key: uri});
+                assert!(ClientMetadata::parse(&body).is_ok(), "{key} {uri}");
+            }
+        }
     }
 
     #[test]

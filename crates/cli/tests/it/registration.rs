@@ -202,3 +202,22 @@ async fn rfc7592_2_read_update_and_delete_with_the_registration_access_token() {
     let gone = TestClient { id: id.into(), secret: Some(secret.into()), redirect_uri: String::new() };
     assert_eq!(t.token(&gone, &[("grant_type", "client_credentials")]).await.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn rfc7591_3_2_2_bad_metadata_does_not_spend_the_initial_access_token() {
+    let t = server_granting(RegistrationPolicy::Token, &["profile"]).await;
+    let token = t.auth.create_registration_token(Some(1), None).await.unwrap();
+    for bad in [
+        json!({"grant_types": ["client_credentials"], "logo_uri": "javascript:alert(1)"}),
+        json!({"grant_types": ["client_credentials"], "client_uri": "http://evil.example/"}),
+        json!({"redirect_uris": ["http://evil.example/cb"]}),
+    ] {
+        let res = register(&t, Some(token.expose()), bad).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert!(res.json::<Value>().await.unwrap()["error"].as_str().unwrap().starts_with("invalid_"));
+    }
+    let good =
+        json!({"grant_types": ["client_credentials"], "scope": "profile", "logo_uri": "https://app.example/l.png"});
+    assert_eq!(register(&t, Some(token.expose()), good.clone()).await.status(), StatusCode::CREATED, "still one use");
+    assert_eq!(register(&t, Some(token.expose()), good).await.status(), StatusCode::UNAUTHORIZED, "used up");
+}
