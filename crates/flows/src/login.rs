@@ -5,9 +5,10 @@
 //! attempt and says whether it is within the limit), so parallel attempts can never get
 //! more passwords checked than the limits allow:
 //!
+//! - per client address (an IPv6 address counted as its /64): at most `per_address`
+//!   failures a window, across usernames; reserved first;
 //! - per username and client address: at most `per_user` failures a window (a hard
 //!   limit; the failures are forgotten when that user logs in from that address);
-//! - per client address: at most `per_address` failures a window, across usernames;
 //! - per username from any address: after `per_user` failures in a window, each further
 //!   attempt waits 2, 4, 8, … seconds after the previous one, at most
 //!   [`ACCOUNT_MAX_DELAY`]. Never a lock-out: someone guessing from other addresses can
@@ -90,20 +91,59 @@ fn account_key(username: &str) -> String {
     }
 }
 
-/// The counters an attempt reserves, in order.
+/// What a login counter counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Counter {
+    /// Failures of one username from one client network.
+    Pair,
+    /// Failures from one client network, across usernames.
+    Address,
+    /// Failures of one username from anywhere.
+    Account,
+}
+
+/// The network an address is counted as: an IPv4 address itself (also when written as an
+/// IPv4-mapped IPv6 address), an IPv6 address as its /64, the smallest network one host
+/// is given (RFC 6177 §2) — otherwise one host could use a fresh address for every guess.
+fn counted_network(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(v6.to_bits() & !u128::from(u64::MAX))),
+        },
+    }
+}
+
+/// The counter key of a client network.
+fn network_key(ip: IpAddr) -> String {
+    match counted_network(ip) {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("{v6}/64"),
+    }
+}
+
+/// The counters an attempt reserves, in order: the address first, so that an address
+/// past its limit is refused before anything is written for the username it tried.
 fn attempt_counters(
     username: &str,
     client_ip: Option<IpAddr>,
     per_user: i64,
     per_address: i64,
-) -> Vec<(String, AttemptLimit)> {
+) -> Vec<(Counter, String, AttemptLimit)> {
     let account = account_key(username);
-    let address = client_ip.map(|ip| ip.to_string()).unwrap_or_else(|| "-".into());
-    let mut counters = vec![(format!("user-ip:{account}|{address}"), AttemptLimit::Hard(per_user))];
-    if let Some(ip) = client_ip {
-        counters.push((format!("ip:{ip}"), AttemptLimit::Hard(per_address)));
+    let network = client_ip.map(network_key);
+    let mut counters = Vec::with_capacity(3);
+    if let Some(network) = &network {
+        counters.push((Counter::Address, format!("ip:{network}"), AttemptLimit::Hard(per_address)));
     }
-    counters.push((format!("user:{account}"), AttemptLimit::Delay { free: per_user, max_delay: ACCOUNT_MAX_DELAY }));
+    let pair = format!("user-ip:{account}|{}", network.as_deref().unwrap_or("-"));
+    counters.push((Counter::Pair, pair, AttemptLimit::Hard(per_user)));
+    counters.push((
+        Counter::Account,
+        format!("user:{account}"),
+        AttemptLimit::Delay { free: per_user, max_delay: ACCOUNT_MAX_DELAY },
+    ));
     counters
 }
 
@@ -121,17 +161,19 @@ impl AuthServer {
         let now = self.now();
         let limits = &self.settings.login_limits;
         let counters = attempt_counters(username, client_ip, limits.per_user, limits.per_address);
-        let mut reserved: Vec<(&str, i64)> = Vec::with_capacity(counters.len());
-        for (key, limit) in &counters {
+        let mut reserved: Vec<(Counter, &str, i64)> = Vec::with_capacity(counters.len());
+        for (counter, key, limit) in &counters {
             match self.store.reserve_login_attempt(key, now, limits.window, *limit).await {
-                Ok(Reservation::Reserved { window_ends, .. }) => reserved.push((key, window_ends)),
+                Ok(Reservation::Reserved { window_ends, .. }) => reserved.push((*counter, key, window_ends)),
                 Ok(Reservation::Refused { retry_at }) => {
                     self.release_login_attempts(&reserved).await;
-                    self.audit_repeated(
-                        kind::LOGIN_THROTTLED,
-                        Subject { actor: Some(username), address: client_ip, ..Subject::default() },
-                    )
-                    .await;
+                    // A network past its limit is recorded once per window, whatever
+                    // usernames it tries, so refusals cost the store nothing per request.
+                    let subject = match counter {
+                        Counter::Address => Subject { address: client_ip.map(counted_network), ..Subject::default() },
+                        _ => Subject { actor: Some(username), address: client_ip, ..Subject::default() },
+                    };
+                    self.audit_repeated(kind::LOGIN_THROTTLED, subject).await;
                     metrics::counter!("latchkey_login_failures_total", "reason" => "throttled").increment(1);
                     return Err(LoginError::Throttled { retry_after: retry_at - now });
                 }
@@ -157,10 +199,11 @@ impl AuthServer {
         };
         // The failures of this user from this address are forgotten; the other counters
         // only get this attempt back.
-        if let Some((pair, _)) = reserved.first() {
-            self.store.clear_login_failures(pair).await?;
+        let (pair, others): (Vec<_>, Vec<_>) = reserved.into_iter().partition(|(c, ..)| *c == Counter::Pair);
+        for (_, key, _) in pair {
+            self.store.clear_login_failures(key).await?;
         }
-        self.release_login_attempts(reserved.get(1..).unwrap_or_default()).await;
+        self.release_login_attempts(&others).await;
         let token = SessionToken::new(secrets::new_secret(secrets::SESSION_PREFIX).map_err(LoginError::Flow)?);
         let session =
             Session { user_id: user.id.clone(), created_at: now, expires_at: now + self.settings.session_ttl };
@@ -205,8 +248,8 @@ impl AuthServer {
 
     /// Gives back reservations of attempts that did not count (best effort: a reservation
     /// that cannot be given back stays counted, which errs on the safe side).
-    async fn release_login_attempts(&self, reserved: &[(&str, i64)]) {
-        for (key, window_ends) in reserved {
+    async fn release_login_attempts(&self, reserved: &[(Counter, &str, i64)]) {
+        for (_, key, window_ends) in reserved {
             if let Err(e) = self.store.release_login_attempt(key, *window_ends).await {
                 tracing::warn!(error = %e, "could not give back a login attempt");
             }
@@ -221,5 +264,39 @@ impl AuthServer {
     /// Ends a session.
     pub async fn logout(&self, token: &SessionToken) -> Result<(), FlowError> {
         Ok(self.store.delete_session(&token.hash()).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn an_ipv6_host_is_counted_as_its_64_so_fresh_addresses_do_not_reset_the_limit() {
+        assert_eq!(network_key(ip("2001:db8:1:2:aaaa::1")), "2001:db8:1:2::/64");
+        assert_eq!(network_key(ip("2001:db8:1:2:ffff:ffff:ffff:ffff")), "2001:db8:1:2::/64");
+        assert_ne!(network_key(ip("2001:db8:1:3::1")), network_key(ip("2001:db8:1:2::1")));
+    }
+
+    #[test]
+    fn an_ipv4_mapped_address_is_counted_as_the_ipv4_address() {
+        assert_eq!(network_key(ip("::ffff:192.0.2.7")), "192.0.2.7");
+        assert_eq!(network_key(ip("192.0.2.7")), "192.0.2.7");
+    }
+
+    #[test]
+    fn the_address_is_reserved_before_anything_is_written_for_the_username() {
+        let counters = attempt_counters("Alice", Some(ip("2001:db8::5")), 5, 50);
+        let kinds: Vec<Counter> = counters.iter().map(|(c, ..)| *c).collect();
+        assert_eq!(kinds, [Counter::Address, Counter::Pair, Counter::Account]);
+        assert_eq!(counters[0].1, "ip:2001:db8::/64");
+        assert_eq!(counters[1].1, "user-ip:alice|2001:db8::/64");
+        let without_address = attempt_counters("alice", None, 5, 50);
+        let kinds: Vec<Counter> = without_address.iter().map(|(c, ..)| *c).collect();
+        assert_eq!(kinds, [Counter::Pair, Counter::Account]);
     }
 }

@@ -207,3 +207,31 @@ async fn issue_13_the_janitor_purges_audit_events_past_retention() {
     let left = t.auth.audit_trail(Some("login_failed"), 10).await.unwrap();
     assert_eq!(left.iter().filter_map(|e| e.actor.as_deref()).collect::<Vec<_>>(), ["new"]);
 }
+
+/// An address past its limit is refused before anything is written for the username it
+/// tries: spraying fresh usernames from it adds no counter rows and one audit row per
+/// window, so refusals cost the store nothing per request.
+#[tokio::test]
+async fn issue_13_an_address_past_its_limit_writes_nothing_per_username() {
+    let t = TestServer::start_with(|s| s.login_limits.per_address = 3).await;
+    let browser = t.browser();
+    let page = login_page(&browser).await;
+    for i in 0..3 {
+        let status = browser.login(&page, &format!("guess{i}"), "wrong password").await.status();
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let pool = sqlx::SqlitePool::connect(&t.db_url).await.unwrap();
+    let rows = || async { sqlx::query_as::<_, (i64,)>("SELECT COUNT(*) FROM login_failures").fetch_one(&pool).await };
+    let (before,) = rows().await.unwrap();
+    for i in 0..50 {
+        let status = browser.login(&page, &format!("spray{i}"), "wrong password").await.status();
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    }
+    let (after,) = rows().await.unwrap();
+    pool.close().await;
+    assert_eq!(after, before, "no counter rows for refused usernames");
+    let throttled = t.auth.audit_trail(Some("login_throttled"), 100).await.unwrap();
+    assert_eq!(throttled.len(), 1, "{throttled:?}");
+    assert_eq!(throttled[0].count, 50);
+    assert_eq!(throttled[0].actor, None);
+}
