@@ -444,17 +444,22 @@ impl KeyRing {
     }
 
     /// Retires a key: it stops signing now and stays published until its tokens expire.
-    /// Refused when it is the only key that can sign.
+    /// Refused unless another key signs already: a key added by `rotate` signs only after
+    /// the overlap, and retiring the old one before that would leave none to sign.
     pub async fn retire(&self, kid: &str, now: UnixTime) -> Result<(), FlowError> {
         let keys = self.store.signing_keys(now - self.policy.publish_after_retire).await?;
-        let other_can_sign = keys.iter().any(|k| k.kid != kid && k.retired_at.is_none());
-        if !other_can_sign {
-            return Err(FlowError::Invalid(format!(
-                "`{kid}` is the last key that can sign; run `latchkey keys rotate` first"
-            )));
+        let unretired = |k: &&SigningKeyRow| k.kid != kid && k.retired_at.is_none();
+        if !keys.iter().filter(unretired).any(|k| k.activates_at <= now) {
+            return Err(FlowError::Invalid(match keys.iter().filter(unretired).map(|k| k.activates_at).min() {
+                Some(at) => format!(
+                    "`{kid}` is the last key that signs now; the next key signs in {} s: retire it then",
+                    at - now
+                ),
+                None => format!("`{kid}` is the last key that can sign; run `latchkey keys rotate` first"),
+            }));
         }
         if !self.store.retire_signing_key(kid, now).await? {
-            return Err(FlowError::Invalid(format!("no active key `{kid}`")));
+            return Err(FlowError::Invalid(format!("no active key `{kid}`, or it is the last key that signs now")));
         }
         self.reload(now).await?;
         Ok(())

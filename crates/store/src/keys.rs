@@ -56,9 +56,14 @@ impl Store {
             .fetch_all(pool).await)?)
     }
 
-    /// Retires a key: it stops signing at once. False if unknown or already retired.
+    /// Retires a key: it stops signing at once. False if unknown, already retired, or the
+    /// last key that signs at `now` (checked in the same write, so two retirements at
+    /// once cannot leave no key to sign on one database connection's view of the table).
     pub async fn retire_signing_key(&self, kid: &str, now: UnixTime) -> Result<bool, StoreError> {
-        let n = on_writer!(self, pool => sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE kid = $2 AND retired_at IS NULL")
+        const RETIRE: &str = "UPDATE signing_keys SET retired_at = $1 WHERE kid = $2 AND retired_at IS NULL \
+            AND EXISTS (SELECT 1 FROM signing_keys o \
+                        WHERE o.kid <> $2 AND o.retired_at IS NULL AND o.activates_at <= $1)";
+        let n = on_writer!(self, pool => sqlx::query(RETIRE)
             .bind(now).bind(kid).execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(n > 0)
     }

@@ -74,6 +74,23 @@ async fn the_last_signing_key_cannot_be_retired() {
     assert!(err.to_string().contains("rotate"), "{err}");
 }
 
+/// `keys rotate` then `keys retire OLD` at once (the natural move after a compromise)
+/// would leave no key to sign until the new one's overlap ends: every JWT request would
+/// fail for `key_overlap`. Retiring is refused until another key signs.
+#[tokio::test]
+async fn a_key_cannot_be_retired_before_its_successor_signs() {
+    let t = TestServer::start().await;
+    let client = t.confidential_client().await;
+    let old = kids(&t).await.remove(0);
+    t.auth.keys().rotate(KeyAlg::Es256, t.auth.now()).await.unwrap();
+    let err = t.auth.keys().retire(&old, t.auth.now()).await.unwrap_err();
+    assert!(err.to_string().contains("signs in 600 s"), "{err}");
+    assert_eq!(jsonwebtoken::decode_header(token(&t, &client).await).unwrap().kid.unwrap(), old, "still signs");
+    t.clock.advance(600);
+    t.auth.keys().retire(&old, t.auth.now()).await.unwrap();
+    assert_ne!(jsonwebtoken::decode_header(token(&t, &client).await).unwrap().kid.unwrap(), old);
+}
+
 #[tokio::test]
 async fn private_keys_are_encrypted_at_rest_when_a_secret_is_set() {
     let secret = "correct horse battery staple";
