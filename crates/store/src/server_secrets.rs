@@ -147,10 +147,17 @@ impl Store {
                 }
                 .await;
                 if matches!(result, Ok(n) if n > 0) {
-                    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(StoreError::from)?;
+                    // The rewrite is committed: a checkpoint that fails or cannot copy
+                    // everything (a reader holds old pages) must not report it undone.
+                    let checkpoint: Result<(i64, i64, i64), _> =
+                        sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&mut *conn).await;
+                    if !matches!(checkpoint, Ok((0, _, _))) {
+                        tracing::warn!(
+                            ?checkpoint,
+                            "secrets were rewritten, but the write-ahead log was not emptied: \
+                             old values stay in the -wal file until the next checkpoint"
+                        );
+                    }
                 }
                 let restore = if was_on { "PRAGMA secure_delete = ON" } else { "PRAGMA secure_delete = OFF" };
                 if sqlx::query(restore).execute(&mut *conn).await.is_err() {
