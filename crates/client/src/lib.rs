@@ -15,6 +15,8 @@ use latchkey_protocol::pkce::CodeChallenge;
 use latchkey_protocol::token::TokenResponse;
 use std::time::Duration;
 
+pub use latchkey_protocol::device::DeviceAuthorization;
+
 /// Why a client call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -311,29 +313,6 @@ impl OAuthClient {
 
 /// RFC 8628 §3.4 grant type.
 const GRANT_DEVICE: &str = "urn:ietf:params:oauth:grant-type:device_code";
-
-/// The device authorization response (RFC 8628 §3.2).
-#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
-pub struct DeviceAuthorization {
-    /// Secret code the device polls with.
-    pub device_code: String,
-    /// Code the user types.
-    pub user_code: String,
-    /// Where the user goes.
-    pub verification_uri: String,
-    /// The same with the code filled in.
-    #[serde(default)]
-    pub verification_uri_complete: Option<String>,
-    /// Lifetime in seconds.
-    pub expires_in: i64,
-    /// Seconds between polls (§3.2: default 5).
-    #[serde(default = "default_interval")]
-    pub interval: i64,
-}
-
-fn default_interval() -> i64 {
-    5
-}
 
 /// Reads an RFC 6749 §5.2 error body.
 fn oauth_error(status: reqwest::StatusCode, bytes: &[u8]) -> ClientError {

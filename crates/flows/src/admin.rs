@@ -2,8 +2,10 @@
 
 use argon2::{Argon2, PasswordHasher};
 use latchkey_protocol::client::{Client, ClientType, GrantType, TokenFormat};
+use latchkey_protocol::redirect::RegisteredBy;
+use latchkey_protocol::registration::{self, ClientRegistration};
 use latchkey_protocol::secret::{ClientSecret, Password, SecretHash};
-use latchkey_protocol::{Scope, redirect};
+use latchkey_protocol::{OAuthError, Scope};
 use latchkey_store::{StoreError, User};
 
 use crate::audit::{Subject, kind};
@@ -40,8 +42,6 @@ pub struct NewClientIssued {
     pub secret: Option<ClientSecret>,
 }
 
-const MAX_NAME: usize = 200;
-
 /// A username: 1–64 characters, no spaces or control characters.
 fn check_username(username: &str) -> Result<(), FlowError> {
     let ok = !username.is_empty()
@@ -60,36 +60,10 @@ fn check_password(password: &Password) -> Result<(), FlowError> {
 
 impl AuthServer {
     /// Registers a client, generating its id and (for a confidential client) its secret.
+    /// The rules are those of every registration ([`registration::check_client`]); the
+    /// operator may also name `http://localhost` (RFC 8252 §8.3, [`RegisteredBy::Operator`]).
     pub async fn add_client(&self, req: NewClient) -> Result<NewClientIssued, FlowError> {
-        let name = req.name.trim();
-        if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
-            return Err(FlowError::Invalid(format!("a client name has 1 to {MAX_NAME} printable characters")));
-        }
-        for uri in &req.redirect_uris {
-            if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                return Err(FlowError::Invalid(format!("redirect URI `{uri}` contains whitespace")));
-            }
-            redirect::validate_registered(uri).map_err(|e| FlowError::Invalid(e.description.into_owned()))?;
-        }
-        let scopes = if req.scopes.is_empty() {
-            None
-        } else {
-            let asked =
-                Scope::parse(&req.scopes.join(" ")).map_err(|e| FlowError::Invalid(e.description.into_owned()))?;
-            let unknown = asked.difference(&self.settings.scope_set());
-            if !unknown.is_empty() {
-                return Err(FlowError::Invalid(format!(
-                    "unknown scope(s): {unknown}; the server offers: {}",
-                    self.settings.scope_set()
-                )));
-            }
-            // RFC 6749 §3.3: a grant needs at least one scope token; an empty list would
-            // make every authorization one the user was never asked about (§10.2).
-            if asked.is_empty() {
-                return Err(FlowError::Invalid("--scope names no scope; leave it out to allow every scope".into()));
-            }
-            Some(asked)
-        };
+        let invalid = |e: OAuthError| FlowError::Invalid(e.description.into_owned());
         let mut grant_types = req.grant_types.clone();
         if grant_types.is_empty() {
             if !req.redirect_uris.is_empty() {
@@ -98,20 +72,29 @@ impl AuthServer {
             if !req.public {
                 grant_types.push(GrantType::ClientCredentials);
             }
+            if grant_types.is_empty() {
+                return Err(FlowError::Invalid(
+                    "a public client needs --redirect-uri for the authorization code grant".into(),
+                ));
+            }
         }
         grant_types.sort();
         grant_types.dedup();
-        if grant_types.is_empty() {
-            return Err(FlowError::Invalid(
-                "a public client needs --redirect-uri for the authorization code grant".into(),
-            ));
-        }
-        if grant_types.contains(&GrantType::AuthorizationCode) && req.redirect_uris.is_empty() {
-            return Err(FlowError::Invalid("the authorization_code grant needs at least one --redirect-uri".into()));
-        }
-        if req.public && grant_types.contains(&GrantType::ClientCredentials) {
-            return Err(FlowError::Invalid("a public client cannot use client_credentials (RFC 6749 §4.4)".into()));
-        }
+        let client_type = if req.public { ClientType::Public } else { ClientType::Confidential };
+        let registration = ClientRegistration {
+            client_name: Some(&req.name),
+            redirect_uris: &req.redirect_uris,
+            grant_types: &grant_types,
+            client_type,
+        };
+        let name = registration::check_client(&registration, RegisteredBy::Operator).map_err(invalid)?;
+        let scopes = if req.scopes.is_empty() {
+            None
+        } else {
+            let asked = Scope::parse(&req.scopes.join(" ")).map_err(invalid)?;
+            registration::check_requested_scope(&asked, &self.settings.scope_set()).map_err(invalid)?;
+            Some(asked)
+        };
         let secret = if req.public {
             None
         } else {
@@ -119,7 +102,7 @@ impl AuthServer {
         };
         let client = Client {
             id: secrets::new_id()?,
-            name: name.to_owned(),
+            name: name.unwrap_or_default(),
             secret_hash: secret.as_ref().map(ClientSecret::hash),
             redirect_uris: req.redirect_uris,
             grant_types,

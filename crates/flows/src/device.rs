@@ -3,12 +3,13 @@
 
 use latchkey_protocol::client::{Client, GrantType};
 use latchkey_protocol::client_auth::ClientCredentials;
+use latchkey_protocol::device::{DeviceAuthorization, DeviceDecision};
 use latchkey_protocol::secret::DeviceCode;
 use latchkey_protocol::token::TokenResponse;
 use latchkey_protocol::{OAuthError, Scope};
 use latchkey_store::{NewDeviceCode, StoreError, User};
 
-use crate::{AuthServer, Decision, FlowError, ScopeDefinition, secrets};
+use crate::{AuthServer, FlowError, ScopeDefinition, secrets};
 
 /// Prefix of device codes.
 pub const DEVICE_PREFIX: &str = "lkd_";
@@ -20,23 +21,6 @@ const ALPHABET: &[u8; 20] = b"BCDFGHJKLMNPQRSTVWXZ";
 /// (§5.1). Counted in the store, so the limit holds across every instance.
 const MAX_GUESSES: i64 = 10;
 const GUESS_WINDOW: i64 = 600;
-
-/// The device authorization response (§3.2).
-#[derive(Debug, serde::Serialize)]
-pub struct DeviceAuthorization {
-    /// The device code (secret, for polling).
-    pub device_code: String,
-    /// The code the user types, `XXXX-XXXX`.
-    pub user_code: String,
-    /// Where the user goes.
-    pub verification_uri: String,
-    /// The same with the code filled in.
-    pub verification_uri_complete: String,
-    /// Lifetime in seconds.
-    pub expires_in: i64,
-    /// Minimum seconds between polls.
-    pub interval: i64,
-}
 
 /// What the verification page does with a code the user typed.
 #[derive(Debug)]
@@ -136,7 +120,7 @@ impl AuthServer {
                     let verification_uri = format!("{}/device", self.settings.issuer);
                     return Ok(DeviceAuthorization {
                         device_code: device_code.expose().to_owned(),
-                        verification_uri_complete: format!("{verification_uri}?user_code={shown}"),
+                        verification_uri_complete: Some(format!("{verification_uri}?user_code={shown}")),
                         verification_uri,
                         user_code: shown,
                         expires_in: self.settings.device_code_ttl,
@@ -197,19 +181,18 @@ impl AuthServer {
         &self,
         user: &User,
         user_code: &str,
-        decision: Decision,
+        decision: DeviceDecision,
     ) -> Result<DeviceDecided, FlowError> {
         let now = self.now();
         if let Some(retry_after) = self.count_guess(user, now).await? {
             return Ok(DeviceDecided::TooManyAttempts { retry_after });
         }
         let Some(code) = normalise_user_code(user_code) else { return Ok(DeviceDecided::NotPending) };
-        let word = if decision == Decision::Allow { "allow" } else { "deny" };
-        if !self.store.decide_device_code(&code, &user.id, word, now).await? {
+        if !self.store.decide_device_code(&code, &user.id, decision.as_str(), now).await? {
             return Ok(DeviceDecided::NotPending);
         }
         self.forgive_guess(user, now).await?;
-        if decision == Decision::Allow {
+        if decision == DeviceDecision::Allow {
             let subject = crate::audit::Subject {
                 actor: Some(&user.username),
                 detail: Some(format!("user code {}", format_user_code(&code))),
@@ -240,9 +223,9 @@ impl AuthServer {
         if now >= row.expires_at {
             return Err(OAuthError::expired_token("the device code has expired; start again").into());
         }
-        match (row.decision.as_deref(), row.user_id.as_deref()) {
-            (Some("deny"), _) => Err(OAuthError::access_denied("the user denied the request").into()),
-            (Some("allow"), Some(user_id)) => {
+        match (row.decision.as_deref().and_then(DeviceDecision::parse), row.user_id.as_deref()) {
+            (Some(DeviceDecision::Deny), _) => Err(OAuthError::access_denied("the user denied the request").into()),
+            (Some(DeviceDecision::Allow), Some(user_id)) => {
                 // Exactly once, however many polls race.
                 if !self.store.consume_device_code(&hash, now).await? {
                     return Err(OAuthError::invalid_grant("the device code was already used").into());

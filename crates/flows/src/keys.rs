@@ -17,7 +17,7 @@ use base64::Engine;
 use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use latchkey_protocol::UnixTime;
-use latchkey_protocol::jwt::{ACCESS_TOKEN_TYP, AccessTokenClaims};
+use latchkey_protocol::jwt::{self, ACCESS_TOKEN_TYP, AccessTokenClaims};
 use latchkey_store::{SigningKeyRow, Store, StoreError};
 
 use crate::verified_tokens::{self, VerifiedTokens};
@@ -410,7 +410,8 @@ impl KeyRing {
             return Ok(Some(claims));
         }
         let Ok(header) = jsonwebtoken::decode_header(token) else { return Ok(None) };
-        if header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
+        // RFC 9068 §4, the rule every verifier of these tokens uses.
+        if jwt::check_header(header.typ.as_deref()).is_err() {
             return Ok(None);
         }
         let Some(kid) = header.kid else { return Ok(None) };
@@ -605,6 +606,26 @@ mod tests {
         // reload), and its tokens go with it.
         assert!(ring.verify(&token, ISS, NOW + 31).await.unwrap().is_none());
         assert_eq!(ring.loaded().verified.len(), 0);
+    }
+
+    #[tokio::test]
+    async fn rfc9068_4_introspection_checks_typ_like_a_resource_server() {
+        let (_dir, store, _) = two_stores().await;
+        let ring = KeyRing::load_or_create(&store, KeyPolicy::default(), NOW).await.unwrap();
+        let set = ring.loaded();
+        let signer = set.signer.as_ref().unwrap();
+        let signed_as = |typ: Option<&str>| {
+            let mut header = Header::new(signer.alg);
+            header.typ = typ.map(str::to_owned);
+            header.kid = Some(signer.kid.clone());
+            jsonwebtoken::encode(&header, &claims(NOW), &signer.encoding).unwrap()
+        };
+        for typ in ["at+jwt", "application/at+jwt", "AT+JWT"] {
+            assert!(ring.verify(&signed_as(Some(typ)), ISS, NOW).await.unwrap().is_some(), "{typ}");
+        }
+        for typ in [Some("JWT"), Some("application/jwt"), None] {
+            assert!(ring.verify(&signed_as(typ), ISS, NOW).await.unwrap().is_none(), "{typ:?}");
+        }
     }
 
     #[test]

@@ -36,7 +36,7 @@ pub use admin::{NewClient, NewClientIssued};
 pub use at_rest::rekey;
 pub use authorize::{AuthorizeOutcome, Decision};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use device::{DeviceAuthorization, DeviceDecided, UserCodeCheck, format_user_code, normalise_user_code};
+pub use device::{DeviceDecided, UserCodeCheck, format_user_code, normalise_user_code};
 pub use error::FlowError;
 #[doc(hidden)]
 pub use hashing::HashingHold;

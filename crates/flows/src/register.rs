@@ -1,7 +1,7 @@
 //! Dynamic client registration (RFC 7591) and its management protocol (RFC 7592).
 
 use latchkey_protocol::client::{Client, GrantType, TokenFormat};
-use latchkey_protocol::registration::{AuthMethod, ClientMetadata};
+use latchkey_protocol::registration::{self, AuthMethod, ClientMetadata};
 use latchkey_protocol::secret::{ClientSecret, RegistrationToken};
 use latchkey_protocol::{OAuthError, Scope};
 use serde_json::{Value, json};
@@ -61,10 +61,8 @@ impl AuthServer {
     /// the response says what was granted); nothing grantable is `invalid_client_metadata`.
     fn client_from(&self, id: String, m: &ClientMetadata, created_at: i64) -> Result<Client, RegisterError> {
         let offered = self.settings.scope_set();
-        if let Some(asked) = &m.scope
-            && !asked.is_subset(&offered)
-        {
-            return Err(OAuthError::invalid_client_metadata("scope names a scope this server does not offer").into());
+        if let Some(asked) = &m.scope {
+            registration::check_requested_scope(asked, &offered)?;
         }
         let for_users = match &self.settings.registration_default_scopes {
             Some(list) => Scope::from_tokens(list.iter().cloned()),

@@ -148,12 +148,6 @@ impl AuthServer {
         family: Option<(RefreshToken, NewRefreshToken)>,
     ) -> Result<TokenResponse, FlowError> {
         let (access_token, expires_in) = self.access_token(client, user_id, scope, family_id).await?;
-        Ok(TokenResponse {
-            access_token,
-            token_type: "Bearer".into(),
-            expires_in,
-            refresh_token: family.map(|(token, _)| token.expose().to_owned()),
-            scope: Some(scope.to_string()),
-        })
+        Ok(TokenResponse::bearer(access_token, expires_in, scope, family.as_ref().map(|(token, _)| token)))
     }
 }

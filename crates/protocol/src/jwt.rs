@@ -7,6 +7,28 @@ use crate::Scope;
 /// RFC 9068 §2.1: the `typ` header of a JWT access token.
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 
+/// A JWT whose header does not say it is an access token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the token is not a JWT access token (typ)")]
+pub struct NotAnAccessToken;
+
+/// Checks the `typ` header of a JWT offered as an access token.
+///
+/// RFC 9068 §4: "Resource servers MUST verify that the typ header value is at+jwt or
+/// application/at+jwt and reject tokens carrying any other value." RFC 7515 §4.1.9: `typ`
+/// is a media type, compared case-insensitively, with `application/` implied when absent.
+/// Every verifier uses this one rule: the resource server and the authorization server
+/// checking its own tokens at introspection.
+pub fn check_header(typ: Option<&str>) -> Result<(), NotAnAccessToken> {
+    let typ = typ.ok_or(NotAnAccessToken)?;
+    let subtype = match typ.split_once('/') {
+        Some((kind, subtype)) if kind.eq_ignore_ascii_case("application") => subtype,
+        Some(_) => return Err(NotAnAccessToken),
+        None => typ,
+    };
+    if subtype.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) { Ok(()) } else { Err(NotAnAccessToken) }
+}
+
 /// RFC 9068 §2.2 claims.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AccessTokenClaims {
@@ -37,5 +59,30 @@ impl AccessTokenClaims {
     /// The granted scope as a set. Invalid text (never issued by Latchkey) is the empty set.
     pub fn scope(&self) -> Scope {
         Scope::parse(&self.scope).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn rfc9068_4_typ_is_at_jwt_or_application_at_jwt() {
+        for typ in ["at+jwt", "application/at+jwt", "AT+JWT", "Application/At+Jwt"] {
+            assert_eq!(check_header(Some(typ)), Ok(()), "{typ}");
+        }
+        for typ in ["JWT", "jwt", "at+jws", "application/jwt", "text/at+jwt", "application/at+jwt/x", " at+jwt", ""] {
+            assert_eq!(check_header(Some(typ)), Err(NotAnAccessToken), "{typ}");
+        }
+        assert_eq!(check_header(None), Err(NotAnAccessToken), "no typ at all");
+    }
+
+    proptest! {
+        #[test]
+        fn rfc9068_4_typ_check_accepts_only_the_two_spellings(typ in "\\PC{0,24}") {
+            let lower = typ.to_ascii_lowercase();
+            prop_assert_eq!(check_header(Some(&typ)).is_ok(), lower == "at+jwt" || lower == "application/at+jwt");
+        }
     }
 }

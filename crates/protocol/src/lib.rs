@@ -2,12 +2,13 @@
 //!
 //! Everything here is a pure function of its inputs: callers pass the current time
 //! (`now`, unix seconds) and whatever they loaded from storage. The rules cite the RFC
-//! section they come from (RFC 6749, 6750, 7636, 8252, 8414, 9068, 9700).
+//! section they come from (RFC 6749, 6750, 7591, 7636, 8252, 8414, 8628, 9068, 9700).
 #![warn(missing_docs)]
 
 pub mod authorize;
 pub mod client;
 pub mod client_auth;
+pub mod device;
 pub mod error;
 pub mod form;
 pub mod introspection;

@@ -4,25 +4,50 @@ use url::Url;
 
 use crate::OAuthError;
 
-/// Checks a redirect URI a client registers: §3.1.2 "MUST be an absolute URI" and "MUST
-/// NOT include a fragment component". Plain `http` is allowed only for loopback hosts
-/// (RFC 8252 §7.3, RFC 9700 §2.6); private-use schemes are allowed for native apps
-/// (RFC 8252 §7.1).
-pub fn validate_registered(uri: &str) -> Result<(), OAuthError> {
-    let parsed = Url::parse(uri).map_err(|_| OAuthError::invalid_request("the redirect URI is not an absolute URI"))?;
-    if parsed.fragment().is_some() || uri.contains('#') {
-        return Err(OAuthError::invalid_request("a redirect URI must not contain a fragment (RFC 6749 §3.1.2)"));
+/// Who registers a client: the one difference between the redirect URIs an operator may
+/// register and those a client may register for itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegisteredBy {
+    /// The operator (`latchkey clients add`, the demo): may also register
+    /// `http://localhost`, which RFC 8252 §8.3 only calls "NOT RECOMMENDED" (the demo's
+    /// client runs there). Such a URI is still matched exactly, port included (§7.3's
+    /// any-port rule is for loopback IP literals only).
+    Operator,
+    /// The client itself, by dynamic registration (RFC 7591): loopback IP literals only.
+    Client,
+}
+
+/// Checks a redirect URI a client is registered with, by the operator or by itself.
+///
+/// RFC 6749 §3.1.2: "MUST be an absolute URI" and "MUST NOT include a fragment component".
+/// No whitespace or control characters: RFC 9700 §4.1.3 compares redirect URIs by exact
+/// string matching, so what is registered must be what a client can send. `https`, or
+/// plain `http` on a loopback IP literal (RFC 8252 §7.3, RFC 9700 §2.6) — `localhost` only
+/// when the operator registers it (RFC 8252 §8.3: "the use of localhost is NOT
+/// RECOMMENDED"; see [`RegisteredBy`]) —, or a private-use scheme in reverse domain order
+/// (RFC 8252 §7.1, `com.example.app:/cb`). Errors are RFC 7591 §3.2.2
+/// `invalid_redirect_uri`.
+pub fn check_registered(uri: &str, by: RegisteredBy) -> Result<(), OAuthError> {
+    let bad = |why: &str| OAuthError::invalid_redirect_uri(format!("redirect URI: {why}"));
+    if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad("contains whitespace"));
     }
-    match parsed.scheme() {
-        "https" => Ok(()),
-        "http" if is_loopback_host(&parsed) || parsed.host_str() == Some("localhost") => Ok(()),
-        "http" => Err(OAuthError::invalid_request("plain http redirect URIs are allowed only on loopback hosts")),
-        // RFC 8252 §7.1: private-use URI schemes in reverse domain order (`com.example.app:/cb`).
+    let url = Url::parse(uri).map_err(|_| bad("not an absolute URI"))?;
+    if url.fragment().is_some() || uri.contains('#') {
+        return Err(bad("must not contain a fragment (RFC 6749 §3.1.2)"));
+    }
+    match url.scheme() {
+        "https" if url.host_str().is_some() => Ok(()),
+        "http" if is_loopback_host(&url) => Ok(()),
+        "http" if by == RegisteredBy::Operator && url.host_str() == Some("localhost") => Ok(()),
+        "http" => Err(bad("http is allowed only on a loopback IP (RFC 8252 §7.3)")),
+        "javascript" | "data" | "file" | "vbscript" => Err(bad("scheme not allowed")),
         scheme if scheme.contains('.') => Ok(()),
-        _ => Err(OAuthError::invalid_request("the redirect URI's scheme is not allowed")),
+        _ => Err(bad("use https, a loopback IP, or a reverse-domain private-use scheme (RFC 8252 §7.1)")),
     }
 }
 
+/// RFC 8252 §7.3: the loopback IP literals, IPv4 and IPv6.
 fn is_loopback_host(url: &Url) -> bool {
     matches!(url.host_str(), Some("127.0.0.1") | Some("[::1]"))
 }
@@ -117,13 +142,64 @@ mod tests {
 
     #[test]
     fn rfc6749_3_1_2_registered_uri_must_be_absolute_without_fragment() {
-        assert!(validate_registered("https://app.example/cb").is_ok());
-        assert!(validate_registered("http://127.0.0.1/cb").is_ok());
-        assert!(validate_registered("com.example.app:/cb").is_ok());
-        assert!(validate_registered("/cb").is_err());
-        assert!(validate_registered("https://app.example/cb#x").is_err());
-        assert!(validate_registered("http://app.example/cb").is_err());
-        assert!(validate_registered("javascript:alert(1)").is_err());
+        for by in [RegisteredBy::Operator, RegisteredBy::Client] {
+            assert!(check_registered("https://app.example/cb", by).is_ok());
+            assert!(check_registered("http://127.0.0.1/cb", by).is_ok());
+            assert!(check_registered("com.example.app:/cb", by).is_ok());
+            assert!(check_registered("/cb", by).is_err());
+            assert!(check_registered("https://app.example/cb#x", by).is_err());
+            assert!(check_registered("http://app.example/cb", by).is_err());
+            assert!(check_registered("javascript:alert(1)", by).is_err());
+        }
+    }
+
+    #[test]
+    fn rfc8252_7_3_http_only_on_loopback_ip_literals() {
+        for by in [RegisteredBy::Operator, RegisteredBy::Client] {
+            for uri in ["http://127.0.0.1/cb", "http://127.0.0.1:8000/cb", "http://[::1]/cb", "http://[::1]:9/cb?x=1"] {
+                assert_eq!(check_registered(uri, by), Ok(()), "{uri} {by:?}");
+            }
+            for uri in
+                ["http://app.example/cb", "http://127.0.0.2/cb", "http://10.0.0.1/cb", "http://127.0.0.1.evil.example/"]
+            {
+                let err = check_registered(uri, by).unwrap_err();
+                assert_eq!(err.code, crate::ErrorCode::InvalidRedirectUri, "{uri} {by:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn rfc8252_8_3_localhost_only_when_the_operator_registers_it() {
+        for uri in ["http://localhost/cb", "http://localhost:3000/callback", "http://LOCALHOST:3000/cb"] {
+            assert_eq!(check_registered(uri, RegisteredBy::Operator), Ok(()), "{uri}");
+            let err = check_registered(uri, RegisteredBy::Client).unwrap_err();
+            assert_eq!(err.code, crate::ErrorCode::InvalidRedirectUri, "{uri}");
+        }
+        assert!(check_registered("https://localhost/cb", RegisteredBy::Client).is_ok(), "https is https");
+    }
+
+    #[test]
+    fn rfc9700_4_1_3_registered_uri_has_no_whitespace() {
+        for by in [RegisteredBy::Operator, RegisteredBy::Client] {
+            for uri in [
+                "https://app.example/c b",
+                "https://app.example/cb ",
+                " https://app.example/cb",
+                "https://app.example/\tcb",
+            ] {
+                assert!(check_registered(uri, by).is_err(), "{uri:?} {by:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn rfc8252_7_1_private_use_schemes_have_a_dot() {
+        for by in [RegisteredBy::Operator, RegisteredBy::Client] {
+            assert!(check_registered("com.example.app:/oauth2redirect", by).is_ok());
+            for uri in ["myapp:/cb", "data:text/html,x", "file:///etc/passwd", "vbscript:x"] {
+                assert!(check_registered(uri, by).is_err(), "{uri} {by:?}");
+            }
+        }
     }
 
     #[test]
@@ -138,6 +214,17 @@ mod tests {
             let m = matches(&a, &b);
             if !a.starts_with("http://127.0.0.1") && !a.starts_with("http://[::1]") {
                 prop_assert_eq!(m, a == b);
+            }
+        }
+
+        #[test]
+        fn rfc6749_3_1_2_registered_uris_are_absolute_without_fragment(uri in "\\PC{0,60}") {
+            let by_client = check_registered(&uri, RegisteredBy::Client).is_ok();
+            let by_operator = check_registered(&uri, RegisteredBy::Operator).is_ok();
+            prop_assert!(by_operator || !by_client, "the operator may register all a client may");
+            if by_operator {
+                let parsed = Url::parse(&uri).unwrap();
+                prop_assert!(parsed.fragment().is_none());
             }
         }
     }

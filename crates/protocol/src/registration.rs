@@ -1,8 +1,11 @@
-//! Dynamic client registration metadata, RFC 7591 §2 and §3.2.2.
+//! Client registration: the rules every registration passes, whoever makes it
+//! ([`check_client`], [`check_requested_scope`]), and dynamic client registration
+//! metadata, RFC 7591 §2 and §3.2.2 ([`ClientMetadata`]).
 
 use serde_json::{Map, Value};
 
-use crate::client::GrantType;
+use crate::client::{ClientType, GrantType};
+use crate::redirect::{self, RegisteredBy};
 use crate::{OAuthError, Scope};
 
 /// RFC 7591 §2 `token_endpoint_auth_method`.
@@ -57,26 +60,68 @@ fn string_list(v: &Value, field: &str) -> Result<Vec<String>, OAuthError> {
         .collect()
 }
 
-/// A redirect URI a client may register for itself: absolute, no fragment, and https, or
-/// http on a loopback IP (RFC 8252 §7.3; not `localhost`, §8.3), or a private-use scheme
-/// with a dot (RFC 8252 §7.1).
-pub fn check_redirect_uri(uri: &str) -> Result<(), OAuthError> {
-    let bad_uri = |why: &str| OAuthError::invalid_redirect_uri(format!("redirect URI: {why}"));
-    if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(bad_uri("contains whitespace"));
+/// The longest client name, in characters.
+pub const MAX_CLIENT_NAME: usize = 200;
+
+/// What every registration names, whoever makes it: the operator (`latchkey clients add`)
+/// or the client itself (RFC 7591 §3.1). The defaults each path fills in are its own.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientRegistration<'a> {
+    /// The human-readable name (RFC 7591 §2 `client_name`), as given.
+    pub client_name: Option<&'a str>,
+    /// The redirection endpoints (RFC 6749 §3.1.2).
+    pub redirect_uris: &'a [String],
+    /// The grants it will use.
+    pub grant_types: &'a [GrantType],
+    /// Public (no secret, RFC 7591 `token_endpoint_auth_method` `none`) or confidential.
+    pub client_type: ClientType,
+}
+
+/// Checks a registration, by the operator or by the client itself (`by` decides only which
+/// redirect URIs are allowed, [`redirect::check_registered`]). Returns the client name to
+/// store: trimmed. Errors are RFC 7591 §3.2.2 codes: `invalid_redirect_uri` for the
+/// redirect URIs, `invalid_client_metadata` for the rest.
+pub fn check_client(registration: &ClientRegistration<'_>, by: RegisteredBy) -> Result<Option<String>, OAuthError> {
+    let ClientRegistration { client_name, redirect_uris, grant_types, client_type } = *registration;
+    for uri in redirect_uris {
+        redirect::check_registered(uri, by)?;
     }
-    let url = url::Url::parse(uri).map_err(|_| bad_uri("not an absolute URI"))?;
-    if url.fragment().is_some() || uri.contains('#') {
-        return Err(bad_uri("must not contain a fragment (RFC 6749 §3.1.2)"));
+    // RFC 6749 §3.1.2.2 / RFC 7591 §2: the code grant needs a redirection endpoint to send the code to.
+    if grant_types.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
+        return Err(OAuthError::invalid_redirect_uri("the authorization_code grant needs at least one redirect URI"));
     }
-    match url.scheme() {
-        "https" if url.host_str().is_some() => Ok(()),
-        "http" if matches!(url.host_str(), Some("127.0.0.1" | "[::1]")) => Ok(()),
-        "http" => Err(bad_uri("http is allowed only on a loopback IP (RFC 8252 §7.3)")),
-        "javascript" | "data" | "file" | "vbscript" => Err(bad_uri("scheme not allowed")),
-        s if s.contains('.') => Ok(()),
-        _ => Err(bad_uri("use https, a loopback IP, or a reverse-domain private-use scheme (RFC 8252 §7.1)")),
+    if grant_types.is_empty() {
+        return Err(bad("a client needs at least one grant type"));
     }
+    // RFC 6749 §4.4: "The client credentials grant type MUST only be used by confidential clients."
+    if client_type == ClientType::Public && grant_types.contains(&GrantType::ClientCredentials) {
+        return Err(bad("a public client cannot use client_credentials (RFC 6749 §4.4)"));
+    }
+    client_name.map(check_client_name).transpose()
+}
+
+/// RFC 7591 §2 `client_name`, shown on the consent page: 1 to [`MAX_CLIENT_NAME`]
+/// characters, none of them a control character. Returned trimmed.
+fn check_client_name(name: &str) -> Result<String, OAuthError> {
+    let trimmed = name.trim();
+    if trimmed.is_empty() || name.chars().count() > MAX_CLIENT_NAME || name.chars().any(char::is_control) {
+        return Err(bad(format!("a client name has 1 to {MAX_CLIENT_NAME} printable characters")));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// The scope a client asks to be registered with, against the scopes the server offers:
+/// every token known, and at least one (RFC 6749 §3.3: a client with no scope could only
+/// get grants its users were never asked about, §10.2).
+pub fn check_requested_scope(asked: &Scope, offered: &Scope) -> Result<(), OAuthError> {
+    let unknown = asked.difference(offered);
+    if !unknown.is_empty() {
+        return Err(bad(format!("unknown scope(s): {unknown}; the server offers: {offered}")));
+    }
+    if asked.is_empty() {
+        return Err(bad("the scope names no scope"));
+    }
+    Ok(())
 }
 
 const KEPT_STRINGS: [&str; 6] = ["client_uri", "logo_uri", "tos_uri", "policy_uri", "software_id", "software_version"];
@@ -112,9 +157,6 @@ impl ClientMetadata {
             Some(v) => string_list(v, "redirect_uris")?,
             None => Vec::new(),
         };
-        for uri in &redirect_uris {
-            check_redirect_uri(uri)?;
-        }
         let token_endpoint_auth_method = match obj.get("token_endpoint_auth_method").map(|v| v.as_str()) {
             None => AuthMethod::ClientSecretBasic,
             Some(Some("none")) => AuthMethod::None,
@@ -144,24 +186,18 @@ impl ClientMetadata {
         if has_code != response_types.iter().any(|r| r == "code") {
             return Err(bad("grant type authorization_code and response type code go together (RFC 7591 §2.1)"));
         }
-        if has_code && redirect_uris.is_empty() {
-            return Err(OAuthError::invalid_redirect_uri("the authorization_code grant needs redirect_uris"));
-        }
-        if grant_types.is_empty() {
-            return Err(bad("grant_types must not be empty"));
-        }
-        if token_endpoint_auth_method == AuthMethod::None && grant_types.contains(&GrantType::ClientCredentials) {
-            return Err(bad("a public client (auth method none) cannot use client_credentials"));
-        }
         let client_name = match obj.get("client_name") {
-            Some(Value::String(s))
-                if !s.trim().is_empty() && s.chars().count() <= 200 && !s.chars().any(char::is_control) =>
-            {
-                Some(s.trim().to_owned())
-            }
-            Some(_) => return Err(bad("client_name must be a string of 1 to 200 printable characters")),
+            Some(Value::String(s)) => Some(s.as_str()),
+            Some(_) => return Err(bad("client_name must be a string")),
             None => None,
         };
+        let client_type = match token_endpoint_auth_method {
+            AuthMethod::None => ClientType::Public,
+            AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost => ClientType::Confidential,
+        };
+        let registration =
+            ClientRegistration { client_name, redirect_uris: &redirect_uris, grant_types: &grant_types, client_type };
+        let client_name = check_client(&registration, RegisteredBy::Client)?;
         let scope = match obj.get("scope") {
             Some(Value::String(s)) => Some(Scope::parse(s).map_err(|_| bad("scope is not a valid scope list"))?),
             Some(_) => return Err(bad("scope must be a string")),
@@ -196,133 +232,4 @@ impl ClientMetadata {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::ErrorCode;
-    use serde_json::json;
-
-    fn code(v: Value) -> ErrorCode {
-        ClientMetadata::parse(&v).unwrap_err().code
-    }
-
-    #[test]
-    fn rfc7591_2_defaults() {
-        let m = ClientMetadata::parse(&json!({"redirect_uris": ["https://a.example/cb"]})).unwrap();
-        assert_eq!(m.grant_types, [GrantType::AuthorizationCode]);
-        assert_eq!(m.response_types, ["code"]);
-        assert_eq!(m.token_endpoint_auth_method, AuthMethod::ClientSecretBasic);
-    }
-
-    #[test]
-    fn rfc7591_3_2_2_invalid_redirect_uri() {
-        for uri in [
-            "/cb",
-            "https://a.example/cb#x",
-            "http://a.example/cb",
-            "http://localhost/cb",
-            "javascript:alert(1)",
-            "myapp:/cb",
-        ] {
-            assert_eq!(code(json!({"redirect_uris": [uri]})), ErrorCode::InvalidRedirectUri, "{uri}");
-        }
-        assert!(
-            ClientMetadata::parse(&json!({"redirect_uris": ["http://127.0.0.1/cb", "com.example.app:/cb"]})).is_ok()
-        );
-        assert_eq!(code(json!({})), ErrorCode::InvalidRedirectUri, "the code grant needs a redirect URI");
-    }
-
-    #[test]
-    fn rfc7591_5_uris_shown_to_users_are_https() {
-        for key in URI_MEMBERS {
-            for uri in ["javascript:alert(1)", "data:text/html,x", "http://evil.example/", "/relative", "https:// x"] {
-                let body = json!({"grant_types": ["client_credentials"], key: uri});
-                assert_eq!(code(body), ErrorCode::InvalidClientMetadata, "{key} {uri}");
-            }
-            for uri in ["https://app.example/logo.png", "http://127.0.0.1:8080/tos"] {
-                let body = json!({"grant_types": ["client_credentials"], key: uri});
-                assert!(ClientMetadata::parse(&body).is_ok(), "{key} {uri}");
-            }
-        }
-    }
-
-    #[test]
-    fn rfc7591_2_1_grant_and_response_types_must_agree() {
-        assert_eq!(
-            code(json!({"redirect_uris": ["https://a.example/cb"], "response_types": ["token"]})),
-            ErrorCode::InvalidClientMetadata
-        );
-        assert_eq!(
-            code(json!({"grant_types": ["client_credentials"], "response_types": ["code"]})),
-            ErrorCode::InvalidClientMetadata
-        );
-        assert_eq!(code(json!({"grant_types": ["implicit"]})), ErrorCode::InvalidClientMetadata);
-        assert_eq!(
-            code(json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "none"})),
-            ErrorCode::InvalidClientMetadata
-        );
-        assert_eq!(
-            code(json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "private_key_jwt"})),
-            ErrorCode::InvalidClientMetadata
-        );
-        let m = ClientMetadata::parse(&json!({"grant_types": ["client_credentials"]})).unwrap();
-        assert!(m.response_types.is_empty());
-    }
-
-    #[test]
-    fn rfc7591_3_2_2_software_statement_and_wrong_types() {
-        assert_eq!(code(json!({"software_statement": "eyJ..."})), ErrorCode::InvalidSoftwareStatement);
-        assert_eq!(code(json!([1, 2])), ErrorCode::InvalidClientMetadata);
-        assert_eq!(code(json!({"redirect_uris": "https://a.example/cb"})), ErrorCode::InvalidClientMetadata);
-        assert_eq!(code(json!({"grant_types": ["client_credentials"], "scope": 5})), ErrorCode::InvalidClientMetadata);
-    }
-}
-
-#[cfg(test)]
-mod properties {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn json_value() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::from),
-            any::<i64>().prop_map(Value::from),
-            "\\PC{0,40}".prop_map(Value::from),
-        ];
-        leaf.prop_recursive(3, 24, 6, |inner| {
-            prop_oneof![
-                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
-                proptest::collection::btree_map(
-                    prop_oneof![
-                        Just("redirect_uris".to_owned()),
-                        Just("grant_types".to_owned()),
-                        Just("response_types".to_owned()),
-                        Just("scope".to_owned()),
-                        Just("client_name".to_owned()),
-                        Just("token_endpoint_auth_method".to_owned()),
-                        Just("contacts".to_owned()),
-                        "[a-z_]{1,12}",
-                    ],
-                    inner,
-                    0..6
-                )
-                .prop_map(|m| Value::Object(m.into_iter().collect())),
-            ]
-        })
-    }
-
-    proptest! {
-        #[test]
-        fn rfc7591_2_metadata_validation_never_panics(v in json_value()) {
-            let _ = ClientMetadata::parse(&v);
-        }
-
-        #[test]
-        fn rfc7591_2_registered_redirect_uris_are_absolute_without_fragment(uri in "\\PC{0,60}") {
-            if check_redirect_uri(&uri).is_ok() {
-                let parsed = url::Url::parse(&uri).unwrap();
-                prop_assert!(parsed.fragment().is_none());
-            }
-        }
-    }
-}
+mod tests;

@@ -91,6 +91,25 @@ pub struct TokenResponse {
     pub scope: Option<String>,
 }
 
+impl TokenResponse {
+    /// A §5.1 response with a bearer token (RFC 6750): `token_type` `Bearer`, the granted
+    /// `scope` always sent, and the refresh token when the grant gives one.
+    pub fn bearer(
+        access_token: String,
+        expires_in: i64,
+        scope: &Scope,
+        refresh_token: Option<&RefreshToken>,
+    ) -> TokenResponse {
+        TokenResponse {
+            access_token,
+            token_type: "Bearer".into(),
+            expires_in,
+            refresh_token: refresh_token.map(|t| t.expose().to_owned()),
+            scope: Some(scope.to_string()),
+        }
+    }
+}
+
 /// What an authorization code is bound to (§4.1.2, §10.5, RFC 7636 §4.4).
 #[derive(Debug, Clone)]
 pub struct CodeGrant {
@@ -187,6 +206,20 @@ mod tests {
     use crate::ErrorCode;
 
     const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+
+    #[test]
+    fn rfc6749_5_1_bearer_response_names_type_scope_and_refresh_token() {
+        let scope = Scope::from_tokens(["profile", "notes:read"]);
+        let plain = serde_json::to_value(TokenResponse::bearer("at".into(), 300, &scope, None)).unwrap();
+        assert_eq!(
+            plain,
+            serde_json::json!({"access_token": "at", "token_type": "Bearer", "expires_in": 300, "scope": "notes:read profile"})
+        );
+        let refresh = RefreshToken::new("lkr_x".to_owned());
+        let with = TokenResponse::bearer("at".into(), 300, &scope, Some(&refresh));
+        assert_eq!(with.refresh_token.as_deref(), Some("lkr_x"));
+        assert_eq!(with.token_type, "Bearer", "RFC 6750 §4");
+    }
 
     fn grant() -> CodeGrant {
         CodeGrant {

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::{Validation, decode, decode_header};
-use latchkey_protocol::jwt::{ACCESS_TOKEN_TYP, AccessTokenClaims};
+use latchkey_protocol::jwt::{self, AccessTokenClaims};
 
 pub use error::BearerError;
 pub use extract::Bearer;
@@ -147,15 +147,8 @@ impl BearerAuth {
         }
         let invalid = |d: &str| BearerError::invalid_token(realm, d);
         let header = decode_header(token).map_err(|_| invalid("the token is not a JWT"))?;
-        // RFC 9068 §4: "Resource servers MUST verify that the typ header value is at+jwt or
-        // application/at+jwt and reject tokens carrying any other value."
-        let typ_ok = header
-            .typ
-            .as_deref()
-            .is_some_and(|t| t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case("application/at+jwt"));
-        if !typ_ok {
-            return Err(invalid("the token is not a JWT access token (typ)"));
-        }
+        // RFC 9068 §4: `typ` is `at+jwt` or `application/at+jwt`.
+        jwt::check_header(header.typ.as_deref()).map_err(|e| invalid(&e.to_string()))?;
         let kid = header.kid.as_deref().ok_or_else(|| invalid("the token names no key (kid)"))?;
         let key = self.inner.keys.key(kid).await.map_err(|e| match e {
             jwks::KeyError::Unknown => invalid("the token was signed by an unknown key"),

@@ -20,12 +20,6 @@ impl AuthServer {
         // RFC 9068 §2.2: for a client acting on its own behalf, `sub` is the client id.
         let (access_token, expires_in) = self.access_token(client, &client.id, &scope, None).await?;
         // §4.4.3: "A refresh token SHOULD NOT be included."
-        Ok(TokenResponse {
-            access_token,
-            token_type: "Bearer".into(),
-            expires_in,
-            refresh_token: None,
-            scope: Some(scope.to_string()),
-        })
+        Ok(TokenResponse::bearer(access_token, expires_in, &scope, None))
     }
 }

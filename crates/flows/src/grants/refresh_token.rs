@@ -117,13 +117,7 @@ impl AuthServer {
     ) -> Result<TokenResponse, FlowError> {
         let (access_token, expires_in) =
             self.access_token(client, &stored.grant.user_id, &access_scope, Some(&stored.family_id)).await?;
-        Ok(TokenResponse {
-            access_token,
-            token_type: "Bearer".into(),
-            expires_in,
-            refresh_token: Some(successor.expose().to_owned()),
-            scope: Some(access_scope.to_string()),
-        })
+        Ok(TokenResponse::bearer(access_token, expires_in, &access_scope, Some(&successor)))
     }
 
     /// RFC 9700 §4.14.2: a rotated refresh token presented again means one of two parties

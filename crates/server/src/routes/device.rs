@@ -7,11 +7,13 @@ use axum::http::header::RETRY_AFTER;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::CookieJar;
-use latchkey_flows::{Decision, DeviceDecided, ScopeDefinition, UserCodeCheck};
+use latchkey_flows::{DeviceDecided, ScopeDefinition, UserCodeCheck};
+use latchkey_protocol::OAuthError;
+use latchkey_protocol::device::DeviceDecision;
 use latchkey_protocol::form::Params;
 use serde::Serialize;
 
-use super::browser::{current_user, decision, flow_error, page_form, show_error};
+use super::browser::{current_user, flow_error, page_form, show_error};
 use super::login::{LoginForm, message, render_login};
 use crate::AppState;
 use crate::form::read_query;
@@ -96,9 +98,9 @@ pub async fn device_decide(State(state): State<AppState>, jar: CookieJar, header
         Ok(f) => f,
         Err(e) => return show_error(&state, &e),
     };
-    let decision = match decision(&form) {
-        Ok(d) => d,
-        Err(e) => return show_error(&state, &e),
+    // The Allow or Deny button the form was submitted with.
+    let Some(decision) = form.get("decision").and_then(DeviceDecision::parse) else {
+        return show_error(&state, &OAuthError::invalid_request("missing decision"));
     };
     let user = match current_user(&state, &jar).await {
         Ok(Some(u)) => u,
@@ -113,7 +115,7 @@ pub async fn device_decide(State(state): State<AppState>, jar: CookieJar, header
         Err(e) => return flow_error(&state, e, StatusCode::SEE_OTHER),
     };
     match state.auth.decide_device(&user, form.get("user_code").unwrap_or(""), decision).await {
-        Ok(DeviceDecided::Recorded) if decision == Decision::Allow => message(
+        Ok(DeviceDecided::Recorded) if decision == DeviceDecision::Allow => message(
             &state,
             jar,
             "Device connected",
