@@ -24,7 +24,7 @@ struct ClientRow {
 
 impl ClientRow {
     fn into_client(self) -> Result<Client, StoreError> {
-        let corrupt = |what: &str| StoreError::Corrupt(format!("client {}: {what}", self.id));
+        let corrupt = |what: &str| StoreError::corrupt(format!("client {}: {what}", self.id));
         let secret_hash = match &self.secret_hash {
             Some(bytes) => Some(SecretHash::from_slice(bytes).ok_or_else(|| corrupt("secret_hash"))?),
             None => None,
@@ -84,7 +84,7 @@ struct Encoded {
 }
 
 fn encode(c: &Client) -> Result<Encoded, StoreError> {
-    let json = |v: serde_json::Result<String>| v.map_err(|e| StoreError::Corrupt(e.to_string()));
+    let json = |v: serde_json::Result<String>| v.map_err(|e| StoreError::corrupt(e.to_string()));
     let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
     Ok(Encoded {
         redirect_uris: json(serde_json::to_string(&c.redirect_uris))?,

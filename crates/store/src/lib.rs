@@ -195,7 +195,7 @@ impl Store {
     pub async fn connect(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
         let backend = if url.starts_with("sqlite:") {
             let connect = SqliteConnectOptions::from_str(url)
-                .map_err(|e| StoreError::Config(format!("database URL: {e}")))?
+                .map_err(|e| StoreError::Config { what: format!("database URL: {e}"), source: Some(Arc::new(e)) })?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
@@ -211,10 +211,7 @@ impl Store {
                 .acquire_timeout(options.acquire_timeout)
                 .connect_with(connect.clone())
                 .await?;
-            sqlx::migrate!("./migrations/sqlite")
-                .run(&write)
-                .await
-                .map_err(|e| StoreError::Migration(e.to_string()))?;
+            sqlx::migrate!("./migrations/sqlite").run(&write).await.map_err(StoreError::from)?;
             let read = SqlitePoolOptions::new()
                 .test_before_acquire(false)
                 .max_connections(options.max_connections)
@@ -227,7 +224,7 @@ impl Store {
             Backend::Sqlite { read, write, gate, group, checkpointer }
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let connect = PgConnectOptions::from_str(url)
-                .map_err(|e| StoreError::Config(format!("database URL: {e}")))?
+                .map_err(|e| StoreError::Config { what: format!("database URL: {e}"), source: Some(Arc::new(e)) })?
                 .options([("statement_timeout", options.statement_timeout.as_millis().to_string())]);
             // A connection is pinged before use only when it has been idle for a while (as
             // pgx does): under load, a ping per query would double the round trips.
@@ -246,13 +243,10 @@ impl Store {
                 .connect_with(connect)
                 .await?;
             // sqlx runs PostgreSQL migrations under an advisory lock: instances may start together.
-            sqlx::migrate!("./migrations/postgres")
-                .run(&pool)
-                .await
-                .map_err(|e| StoreError::Migration(e.to_string()))?;
+            sqlx::migrate!("./migrations/postgres").run(&pool).await.map_err(StoreError::from)?;
             Backend::Postgres(pool)
         } else {
-            return Err(StoreError::Config(format!(
+            return Err(StoreError::config(format!(
                 "unsupported database URL `{url}`: use sqlite://FILE or postgres://…"
             )));
         };

@@ -75,7 +75,7 @@ where
 }
 
 fn stored_refresh(r: RefreshRow) -> Result<StoredRefreshToken, StoreError> {
-    let scope = Scope::parse(&r.scope).map_err(|_| StoreError::Corrupt("refresh scope".into()))?;
+    let scope = Scope::parse(&r.scope).map_err(|_| StoreError::corrupt("refresh scope"))?;
     Ok(StoredRefreshToken {
         family_id: r.family_id,
         grant: RefreshGrant { client_id: r.client_id, user_id: r.user_id, scope, expires_at: r.expires_at },
