@@ -5,7 +5,9 @@
 //! `ON CONFLICT`, unix-second integers), and runs on both backends through the
 //! [`on_pool!`] macro, which type-checks the same body against each driver (the two
 //! writes of two statements that must happen together are the exception: see
-//! [`hot_write!`]). Secrets are stored only as SHA-256 digests
+//! [`hot_write!`]). A statement is always written out whole, as a literal or a `const`
+//! beside the method that runs it (`…_SQLITE` and `…_POSTGRES` where the two differ), so
+//! its `$N` parameters are read in one place. Secrets are stored only as SHA-256 digests
 //! ([`latchkey_protocol::secret::SecretHash`]); single use is one conditional
 //! write (a rotated refresh token's `UPDATE … WHERE rotated_at IS NULL`, a redeemed code's
 //! `INSERT … ON CONFLICT DO NOTHING`), atomic on one instance or ten.
