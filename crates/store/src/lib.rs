@@ -11,6 +11,9 @@
 //! ([`latchkey_protocol::secret::SecretHash`]); single use is one conditional
 //! write (a rotated refresh token's `UPDATE … WHERE rotated_at IS NULL`, a redeemed code's
 //! `INSERT … ON CONFLICT DO NOTHING`), atomic on one instance or ten.
+//!
+//! With the `conformance` feature, `conformance` holds the suite every backend must pass,
+//! and `conformance_tests!` registers it as tests.
 #![warn(missing_docs)]
 
 mod access_tokens;
@@ -18,6 +21,8 @@ mod audit;
 mod checkpoint;
 mod clients;
 mod codes;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod consents;
 mod device_codes;
 mod error;

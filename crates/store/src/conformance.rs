@@ -1,4 +1,19 @@
-//! What every backend must do, written once.
+//! The store conformance suite: what every backend must do, written once (compiled with
+//! the `conformance` feature).
+//!
+//! Each case is an async function given a fresh, empty [`Store`]; it panics on failure.
+//! [`conformance_tests!`](crate::conformance_tests) registers every case as its own
+//! `#[tokio::test]`, so a backend's tests are one call:
+//!
+//! ```ignore
+//! mod sqlite {
+//!     latchkey_store::conformance_tests!(crate::db::sqlite);
+//! }
+//! ```
+//!
+//! A new case is a function here and its name in the list inside `conformance_tests!`.
+// Test code: a failed unwrap is a failed case.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 
@@ -6,10 +21,62 @@ use latchkey_protocol::Scope;
 use latchkey_protocol::client::{Client, GrantType, TokenFormat};
 use latchkey_protocol::secret::SecretHash;
 use latchkey_protocol::token::RefreshGrant;
-use latchkey_store::{
-    AccessTokenRow, AtRest, AttemptLimit, NewDeviceCode, NewRefreshToken, PurgeBefore, Resealed, Reservation, Session,
-    SigningKeyRow, Store, StoreError, TokenStanding, User,
+
+use crate::{
+    AccessTokenRow, AtRest, AttemptLimit, AuditEvent, NewDeviceCode, NewRefreshToken, PurgeBefore, Resealed,
+    Reservation, Session, SigningKeyRow, Store, StoreError, TokenStanding, User,
 };
+
+/// Registers every case of the suite as a `#[tokio::test]` of the module it is called in,
+/// named after the case. `$harness` is called once per case with the case as an
+/// `FnOnce(Store) -> impl Future<Output = ()> + Send + 'static`, and is expected to make a
+/// fresh store, run the case on it and clean up, e.g.
+/// `async fn sqlite<F: Future<Output = ()> + Send + 'static>(case: impl FnOnce(Store) -> F)`.
+/// The calling crate needs `tokio` with its `macros` and `rt` features.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($harness:expr) => {
+        $crate::conformance_tests!(@cases $harness;
+            clients_round_trip,
+            users_are_unique_and_removable,
+            sessions_expire,
+            consent_widens,
+            rfc6749_4_1_2_code_consumed_once_under_race,
+            rfc6749_4_1_2_code_and_its_refresh_family_stored_once_under_race,
+            rfc6749_4_1_2_a_deleted_users_code_redeems_nothing,
+            a_failed_two_statement_write_changes_nothing,
+            concurrent_writes_fail_alone,
+            rfc9700_4_14_2_refresh_rotates_once_under_race,
+            rfc6749_6_live_refresh_token_rotated_in_one_write,
+            rfc9700_4_14_2_family_and_code_revocation,
+            revoking_a_users_families,
+            client_introspection_flag,
+            removing_a_client_removes_what_it_was_issued,
+            signing_keys_round_trip,
+            secrets_at_rest_are_rewritten_all_or_nothing,
+            client_registration_update_and_token,
+            access_tokens_and_revocation,
+            rfc7591_initial_access_tokens_are_spent_atomically,
+            rfc8628_device_codes_decided_once_and_redeemed_once,
+            housekeeping_deletes_only_expired_rows_in_batches,
+            login_failures_count_in_windows,
+            rfc8628_5_1_user_code_guesses_counted_atomically_in_windows,
+            audit_events_are_listed_newest_first,
+            issue_13_login_attempts_reserved_within_the_limit_under_race,
+            issue_13_account_attempts_are_delayed_never_locked,
+            issue_13_audit_events_counted_per_key_under_race,
+            issue_13_audit_events_purged_after_retention_in_batches,
+        );
+    };
+    (@cases $harness:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                ($harness)(|store: $crate::Store| async move { $crate::conformance::$case(&store).await }).await
+            }
+        )*
+    };
+}
 
 fn client(id: &str) -> Client {
     Client {
@@ -55,6 +122,7 @@ fn refresh(token: &str, family: &str, c: &Client, u: &User) -> NewRefreshToken {
     }
 }
 
+/// Clients are stored and read back whole; an id is registered once.
 pub async fn clients_round_trip(store: &Store) {
     let c = client("c1");
     store.insert_client(&c).await.unwrap();
@@ -77,6 +145,7 @@ pub async fn clients_round_trip(store: &Store) {
     assert!(!store.delete_client("c0").await.unwrap());
 }
 
+/// A username is taken once; users are found by name and id, and removed.
 pub async fn users_are_unique_and_removable(store: &Store) {
     user(store, "alice").await;
     let dup = User { id: "other".into(), username: "alice".into(), password_hash: "x".into(), created_at: 1 };
@@ -89,6 +158,7 @@ pub async fn users_are_unique_and_removable(store: &Store) {
     assert!(store.user_by_name("alice").await.unwrap().is_none());
 }
 
+/// A session names its user until it expires or is deleted.
 pub async fn sessions_expire(store: &Store) {
     let (_, u) = seed(store).await;
     let id = SecretHash::of("session");
@@ -99,6 +169,7 @@ pub async fn sessions_expire(store: &Store) {
     assert!(store.session_user(&id, 150).await.unwrap().is_none());
 }
 
+/// Consent granted twice to one client is the union of both (RFC 6749 §3.3 scopes).
 pub async fn consent_widens(store: &Store) {
     let (c, u) = seed(store).await;
     let sid = SecretHash::of("session");
@@ -115,6 +186,7 @@ pub async fn consent_widens(store: &Store) {
     assert!(asked(100).await.unwrap().is_none(), "the session has ended");
 }
 
+/// Of concurrent redemptions of one code, exactly one wins (RFC 6749 §4.1.2).
 pub async fn rfc6749_4_1_2_code_consumed_once_under_race(store: &Store) {
     let (_, u) = seed(store).await;
     for round in 0..10 {
@@ -246,6 +318,7 @@ pub async fn concurrent_writes_fail_alone(store: &Store) {
     }
 }
 
+/// Of concurrent rotations of one refresh token, exactly one wins (RFC 9700 §4.14.2).
 pub async fn rfc9700_4_14_2_refresh_rotates_once_under_race(store: &Store) {
     let (c, u) = seed(store).await;
     store.insert_refresh_token(&refresh("rt0", "fam", &c, &u)).await.unwrap();
@@ -306,6 +379,8 @@ pub async fn rfc6749_6_live_refresh_token_rotated_in_one_write(store: &Store) {
     assert_eq!(store.refresh_token(&old).await.unwrap().unwrap().rotated_at, Some(1100));
 }
 
+/// Revoking a family, or the family a code started, revokes its tokens and no others
+/// (RFC 9700 §4.14.2, RFC 6749 §4.1.2).
 pub async fn rfc9700_4_14_2_family_and_code_revocation(store: &Store) {
     let (c, u) = seed(store).await;
     store.insert_refresh_token(&refresh("a1", "famA", &c, &u)).await.unwrap();
@@ -376,6 +451,7 @@ pub async fn client_introspection_flag(store: &Store) {
     assert!(store.client(&c.id).await.unwrap().unwrap().registered_dynamically);
 }
 
+/// Deleting a client deletes its refresh tokens and consents.
 pub async fn removing_a_client_removes_what_it_was_issued(store: &Store) {
     let (c, u) = seed(store).await;
     store.insert_refresh_token(&refresh("rt", "fam", &c, &u)).await.unwrap();
@@ -385,6 +461,7 @@ pub async fn removing_a_client_removes_what_it_was_issued(store: &Store) {
     assert!(store.consent(&u.id, &c.id).await.unwrap().is_none());
 }
 
+/// Signing keys are listed newest first, retired once, and published until their tokens expire.
 pub async fn signing_keys_round_trip(store: &Store) {
     assert!(store.signing_keys(0).await.unwrap().is_empty());
     for (kid, at) in [("k1", 1), ("k2", 2)] {
@@ -420,6 +497,8 @@ fn seal_plain(item: AtRest<'_>) -> Result<Option<Resealed>, StoreError> {
     Ok((value[0] == 0).then(|| Resealed { value: [&[1u8][..], &value[1..]].concat(), encrypted: true }))
 }
 
+/// Resealing secrets at rest is all or nothing, and rewrites each row once when two
+/// instances do it at once.
 pub async fn secrets_at_rest_are_rewritten_all_or_nothing(store: &Store) {
     store.server_secret("a", &[0, 7], 1).await.unwrap();
     store.server_secret("b", &[0, 8], 1).await.unwrap();
@@ -455,6 +534,8 @@ pub async fn secrets_at_rest_are_rewritten_all_or_nothing(store: &Store) {
     assert_eq!(store.reseal_at_rest(seal_plain).await.unwrap(), 0, "nothing left in plaintext");
 }
 
+/// A registration is updated in place, keeping the secret (RFC 7592 §2.2), and its
+/// registration access token is stored by digest.
 pub async fn client_registration_update_and_token(store: &Store) {
     let mut c = client("c1");
     c.metadata = Some(serde_json::json!({"client_uri": "https://app.example"}).as_object().unwrap().clone());
@@ -473,6 +554,8 @@ pub async fn client_registration_update_and_token(store: &Store) {
     assert!(back.secret_hash.unwrap().ct_eq(&SecretHash::of("secret")), "the secret is kept");
 }
 
+/// Opaque access tokens and revoked JWTs have the standing introspection reports
+/// (RFC 7662, RFC 7009).
 pub async fn access_tokens_and_revocation(store: &Store) {
     let (c, u) = seed(store).await;
     let row = AccessTokenRow {
@@ -517,6 +600,8 @@ pub async fn access_tokens_and_revocation(store: &Store) {
     assert_eq!((standing.revoked_at, standing.family_revoked), (None, true));
 }
 
+/// An initial access token is spent at most its number of uses and only before it
+/// expires (RFC 7591 §3).
 pub async fn rfc7591_initial_access_tokens_are_spent_atomically(store: &Store) {
     store.insert_registration_token(&SecretHash::of("twice"), Some(2), None, 1).await.unwrap();
     store.insert_registration_token(&SecretHash::of("expiring"), None, Some(50), 1).await.unwrap();
@@ -528,6 +613,8 @@ pub async fn rfc7591_initial_access_tokens_are_spent_atomically(store: &Store) {
     assert!(!store.use_registration_token(&SecretHash::of("unknown"), 1).await.unwrap());
 }
 
+/// A device code is decided once and redeemed once, its polling interval widened on
+/// `slow_down` (RFC 8628 §3.5).
 pub async fn rfc8628_device_codes_decided_once_and_redeemed_once(store: &Store) {
     let (c, u) = seed(store).await;
     let d = NewDeviceCode {
@@ -562,6 +649,8 @@ pub async fn rfc8628_device_codes_decided_once_and_redeemed_once(store: &Store) 
     );
 }
 
+/// The janitor deletes expired rows only, in bounded batches, and says when it stopped
+/// at its limit.
 pub async fn housekeeping_deletes_only_expired_rows_in_batches(store: &Store) {
     let (c, u) = seed(store).await;
     for i in 0..25 {
@@ -606,6 +695,7 @@ pub async fn housekeeping_deletes_only_expired_rows_in_batches(store: &Store) {
     }
 }
 
+/// Login failures are counted per key within a window, concurrent ones included.
 pub async fn login_failures_count_in_windows(store: &Store) {
     assert!(store.login_failures("user:alice", 100).await.unwrap().is_none());
     for _ in 0..3 {
@@ -631,6 +721,7 @@ pub async fn login_failures_count_in_windows(store: &Store) {
     assert_eq!(store.login_failures("ip:1.2.3.4", 501).await.unwrap().map(|f| f.0), Some(10));
 }
 
+/// Wrong user-code guesses are counted per key within a window, atomically (RFC 8628 §5.1).
 pub async fn rfc8628_5_1_user_code_guesses_counted_atomically_in_windows(store: &Store) {
     let count = |now| store.count_user_code_guess("user:alice", now, 60, 3);
     for n in 1..=3 {
@@ -667,9 +758,10 @@ pub async fn rfc8628_5_1_user_code_guesses_counted_atomically_in_windows(store: 
     assert!(run.rows.contains(&("user_code_guesses", 3)), "{run:?}");
 }
 
+/// Audit events are listed newest first, optionally of one kind.
 pub async fn audit_events_are_listed_newest_first(store: &Store) {
     for (i, kind) in ["login_failed", "login_succeeded", "login_failed"].iter().enumerate() {
-        let e = latchkey_store::AuditEvent {
+        let e = AuditEvent {
             id: format!("e{i}"),
             at: 100 + i as i64,
             kind: (*kind).into(),
@@ -688,6 +780,7 @@ pub async fn audit_events_are_listed_newest_first(store: &Store) {
     assert_eq!(failed[0].id, "e2");
 }
 
+/// Of concurrent login attempts, exactly the limit are reserved (issue 13).
 pub async fn issue_13_login_attempts_reserved_within_the_limit_under_race(store: &Store) {
     let store2 = std::sync::Arc::new(store.clone());
     let tasks: Vec<_> = (0..20)
@@ -723,6 +816,7 @@ pub async fn issue_13_login_attempts_reserved_within_the_limit_under_race(store:
     assert_eq!(next, Reservation::Reserved { count: 1, window_ends: 220 });
 }
 
+/// An account's attempts past the free ones are delayed, never locked (issue 13).
 pub async fn issue_13_account_attempts_are_delayed_never_locked(store: &Store) {
     let limit = AttemptLimit::Delay { free: 3, max_delay: 8 };
     let key = "acct:bob";
@@ -756,8 +850,8 @@ pub async fn issue_13_account_attempts_are_delayed_never_locked(store: &Store) {
     assert_eq!(reserve(1100).await.unwrap(), Reservation::Reserved { count: 2, window_ends: 2100 });
 }
 
-fn audit_event(id: &str, at: i64, kind: &str) -> latchkey_store::AuditEvent {
-    latchkey_store::AuditEvent {
+fn audit_event(id: &str, at: i64, kind: &str) -> AuditEvent {
+    AuditEvent {
         id: id.into(),
         at,
         kind: kind.into(),
@@ -769,6 +863,7 @@ fn audit_event(id: &str, at: i64, kind: &str) -> latchkey_store::AuditEvent {
     }
 }
 
+/// Concurrent audit events of one key are counted in one row (issue 13).
 pub async fn issue_13_audit_events_counted_per_key_under_race(store: &Store) {
     let store2 = std::sync::Arc::new(store.clone());
     let tasks: Vec<_> = (0..30)
@@ -789,6 +884,7 @@ pub async fn issue_13_audit_events_counted_per_key_under_race(store: &Store) {
     assert_eq!(all[1].count, 30, "every one counted, in one row");
 }
 
+/// Audit events past their retention are purged in batches (issue 13).
 pub async fn issue_13_audit_events_purged_after_retention_in_batches(store: &Store) {
     for i in 0..7 {
         store.insert_audit_event(&audit_event(&format!("old{i}"), 100 + i, "login_failed")).await.unwrap();
