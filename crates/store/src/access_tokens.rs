@@ -54,22 +54,23 @@ struct StandingRow {
     username: Option<String>,
 }
 
-/// The `family_revoked` and `username` columns of [`TokenStanding`] for a token whose
-/// family and subject are `$F` and `$S`.
-macro_rules! standing_columns {
-    ($family:literal, $subject:literal) => {
-        concat!(
-            "(EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.family_id = ",
-            $family,
-            " AND r.revoked_at IS NOT NULL) OR EXISTS (SELECT 1 FROM revoked_families f WHERE f.family_id = ",
-            $family,
-            ")) AS family_revoked,
-             (SELECT u.username FROM users u WHERE u.id = ",
-            $subject,
-            ") AS username"
-        )
-    };
-}
+/// The token with digest `$1` and its [`TokenStanding`]: whether its family was revoked
+/// (a revoked refresh token of the family, or a revoked family of a redeemed code), and its
+/// subject's username.
+const ACCESS_TOKEN_STANDING_SQL: &str = "
+    SELECT a.jti, a.client_id, a.subject, a.scope, a.family_id, a.created_at, a.expires_at, a.revoked_at,
+        (EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.family_id = a.family_id AND r.revoked_at IS NOT NULL)
+            OR EXISTS (SELECT 1 FROM revoked_families f WHERE f.family_id = a.family_id)) AS family_revoked,
+        (SELECT u.username FROM users u WHERE u.id = a.subject) AS username
+    FROM access_tokens a WHERE a.token_hash = $1";
+
+/// The [`TokenStanding`] of the JWT `$1` of family `$2` and subject `$3`, with the same
+/// columns as [`ACCESS_TOKEN_STANDING_SQL`].
+const JWT_STANDING_SQL: &str = "
+    SELECT (SELECT a.revoked_at FROM access_tokens a WHERE a.jti = $1) AS revoked_at,
+        (EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.family_id = $2 AND r.revoked_at IS NOT NULL)
+            OR EXISTS (SELECT 1 FROM revoked_families f WHERE f.family_id = $2)) AS family_revoked,
+        (SELECT u.username FROM users u WHERE u.id = $3) AS username";
 
 impl Store {
     /// Stores an opaque access token by digest.
@@ -93,10 +94,7 @@ impl Store {
         &self,
         hash: &SecretHash,
     ) -> Result<Option<(AccessTokenRow, TokenStanding)>, StoreError> {
-        let row: Option<StandingRow> = on_pool!(self, pool => sqlx::query_as(concat!(
-            "SELECT a.jti, a.client_id, a.subject, a.scope, a.family_id, a.created_at, a.expires_at, a.revoked_at, ",
-            standing_columns!("a.family_id", "a.subject"),
-            " FROM access_tokens a WHERE a.token_hash = $1"))
+        let row: Option<StandingRow> = on_pool!(self, pool => sqlx::query_as(ACCESS_TOKEN_STANDING_SQL)
             .bind(hash.as_bytes()).fetch_optional(pool).await)?;
         Ok(row.map(|r| {
             let standing = TokenStanding {
@@ -116,9 +114,7 @@ impl Store {
         family_id: Option<&str>,
         subject: &str,
     ) -> Result<TokenStanding, StoreError> {
-        Ok(on_pool!(self, pool => sqlx::query_as(concat!(
-            "SELECT (SELECT a.revoked_at FROM access_tokens a WHERE a.jti = $1) AS revoked_at, ",
-            standing_columns!("$2", "$3")))
+        Ok(on_pool!(self, pool => sqlx::query_as(JWT_STANDING_SQL)
             .bind(jti).bind(family_id).bind(subject).fetch_one(pool).await)?)
     }
 

@@ -24,7 +24,7 @@ struct ClientRow {
 
 impl ClientRow {
     fn into_client(self) -> Result<Client, StoreError> {
-        let corrupt = |what: &str| StoreError::Corrupt(format!("client {}: {what}", self.id));
+        let corrupt = |what: &str| StoreError::corrupt(format!("client {}: {what}", self.id));
         let secret_hash = match &self.secret_hash {
             Some(bytes) => Some(SecretHash::from_slice(bytes).ok_or_else(|| corrupt("secret_hash"))?),
             None => None,
@@ -63,16 +63,17 @@ impl ClientRow {
     }
 }
 
-/// The client columns, with a tail (`WHERE …`, `ORDER BY …`), as one static string.
-macro_rules! select {
-    ($tail:literal) => {
-        concat!(
-            "SELECT id, secret_hash, name, redirect_uris, grant_types, scopes, require_pkce, created_at, token_format, metadata,
-             registration_token_hash IS NOT NULL AS registered_dynamically, may_introspect FROM clients",
-            $tail
-        )
-    };
-}
+/// The client `$1`.
+const CLIENT_SQL: &str = "
+    SELECT id, secret_hash, name, redirect_uris, grant_types, scopes, require_pkce, created_at, token_format, metadata,
+        registration_token_hash IS NOT NULL AS registered_dynamically, may_introspect
+    FROM clients WHERE id = $1";
+
+/// Every client, with the columns of [`CLIENT_SQL`].
+const CLIENTS_SQL: &str = "
+    SELECT id, secret_hash, name, redirect_uris, grant_types, scopes, require_pkce, created_at, token_format, metadata,
+        registration_token_hash IS NOT NULL AS registered_dynamically, may_introspect
+    FROM clients ORDER BY name, id";
 
 /// The column values of a client, encoded for storage.
 struct Encoded {
@@ -84,7 +85,7 @@ struct Encoded {
 }
 
 fn encode(c: &Client) -> Result<Encoded, StoreError> {
-    let json = |v: serde_json::Result<String>| v.map_err(|e| StoreError::Corrupt(e.to_string()));
+    let json = |v: serde_json::Result<String>| v.map_err(|e| StoreError::corrupt(e.to_string()));
     let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
     Ok(Encoded {
         redirect_uris: json(serde_json::to_string(&c.redirect_uris))?,
@@ -124,15 +125,14 @@ impl Store {
 
     /// The client with this id.
     pub async fn client(&self, id: &str) -> Result<Option<Client>, StoreError> {
-        let row: Option<ClientRow> = on_pool!(self, pool => sqlx::query_as(select!(" WHERE id = $1"))
+        let row: Option<ClientRow> = on_pool!(self, pool => sqlx::query_as(CLIENT_SQL)
             .bind(id).fetch_optional(pool).await)?;
         row.map(ClientRow::into_client).transpose()
     }
 
     /// Every client, by name.
     pub async fn clients(&self) -> Result<Vec<Client>, StoreError> {
-        let rows: Vec<ClientRow> =
-            on_pool!(self, pool => sqlx::query_as(select!(" ORDER BY name, id")).fetch_all(pool).await)?;
+        let rows: Vec<ClientRow> = on_pool!(self, pool => sqlx::query_as(CLIENTS_SQL).fetch_all(pool).await)?;
         rows.into_iter().map(ClientRow::into_client).collect()
     }
 

@@ -5,24 +5,41 @@
 use latchkey_protocol::UnixTime;
 use latchkey_protocol::secret::SecretHash;
 
-use crate::refresh::{NewRefreshToken, bind_refresh_token, insert_successor};
+use crate::refresh::{NewRefreshToken, bind_refresh_token};
 use crate::{Store, StoreError, hot_write, on_pool};
 
-/// The statement that records a redemption: `$1` how long to keep the record, `$2` the
-/// code's digest, `$family` the refresh family it starts (or `NULL`), and `$user` the user
-/// it was issued to (a code of a deleted account redeems nothing). No row when the code
-/// was redeemed before.
-macro_rules! insert_consumed {
-    ($family:literal, $user:literal) => {
-        concat!(
-            "INSERT INTO consumed_codes (code_hash, family_id, expires_at) SELECT $2, ",
-            $family,
-            ", $1 WHERE EXISTS (SELECT 1 FROM users WHERE id = ",
-            $user,
-            ") ON CONFLICT (code_hash) DO NOTHING"
-        )
-    };
-}
+/// Records a redemption that starts no refresh token: a row only for the first redemption
+/// of the code, and only while its user exists (a code of a deleted account redeems
+/// nothing). `$1` keep until, `$2` code digest, `$3` user id, `$4` family id.
+const CONSUME_CODE_SQL: &str = "
+    INSERT INTO consumed_codes (code_hash, family_id, expires_at)
+    SELECT $2, $4, $1 WHERE EXISTS (SELECT 1 FROM users WHERE id = $3)
+    ON CONFLICT (code_hash) DO NOTHING
+    RETURNING 1";
+
+/// Records a redemption as [`CONSUME_CODE_SQL`] does and, only if it was recorded, stores
+/// the first refresh token of the family it starts. `$1` keep until, `$2` code digest,
+/// `$3`–`$9` the refresh token as [`bind_refresh_token`] binds it (digest, family id,
+/// client id, user id, scope, created at, expires at): the family is `$4`, the user `$6`.
+const CONSUME_CODE_WITH_REFRESH_SQLITE: &str = "
+    SAVEPOINT w;
+    INSERT INTO consumed_codes (code_hash, family_id, expires_at)
+    SELECT $2, $4, $1 WHERE EXISTS (SELECT 1 FROM users WHERE id = $6)
+    ON CONFLICT (code_hash) DO NOTHING;
+    INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, created_at, expires_at)
+    SELECT $3, $4, $5, $6, $7, $8, $9 WHERE changes() = 1
+    RETURNING 1;
+    RELEASE w";
+/// [`CONSUME_CODE_WITH_REFRESH_SQLITE`] in one statement.
+const CONSUME_CODE_WITH_REFRESH_POSTGRES: &str = "
+    WITH consumed AS (
+        INSERT INTO consumed_codes (code_hash, family_id, expires_at)
+        SELECT $2, $4, $1 WHERE EXISTS (SELECT 1 FROM users WHERE id = $6)
+        ON CONFLICT (code_hash) DO NOTHING
+        RETURNING 1)
+    INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, created_at, expires_at)
+    SELECT $3, $4, $5, $6, $7, $8, $9 FROM consumed
+    RETURNING 1";
 
 impl Store {
     /// Records the redemption of the code with digest `hash`, issued to `user_id`, keeping
@@ -42,21 +59,15 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let n = match first_refresh {
             // No refresh token: the family is only the `gid` of the access tokens issued.
-            None => hot_write!(self,
-                sql: concat!(insert_consumed!("$4", "$3"), " RETURNING 1"),
+            None => hot_write!(self, sql: CONSUME_CODE_SQL,
                 |q| q.bind(keep_until).bind(hash.as_bytes().to_vec()).bind(user_id.to_owned()).bind(family_id.to_owned()))?,
-            // The refresh token's family (`$4`) is the one the code starts; its user (`$6`) is the code's.
             Some(refresh) => {
                 debug_assert_eq!(refresh.grant.user_id, user_id);
                 debug_assert_eq!(refresh.family_id, family_id);
                 hot_write!(self,
-                sqlite_atomic: concat!("SAVEPOINT w;
-                    ", insert_consumed!("$4", "$6"), ";
-                    ", insert_successor!(), " WHERE changes() = 1 RETURNING 1;
-                    RELEASE w"),
-                postgres: concat!("WITH consumed AS (", insert_consumed!("$4", "$6"), " RETURNING 1)
-                    ", insert_successor!(), " FROM consumed RETURNING 1"),
-                |q| bind_refresh_token(q.bind(keep_until).bind(hash.as_bytes().to_vec()), refresh))?
+                    sqlite_atomic: CONSUME_CODE_WITH_REFRESH_SQLITE,
+                    postgres: CONSUME_CODE_WITH_REFRESH_POSTGRES,
+                    |q| bind_refresh_token(q.bind(keep_until).bind(hash.as_bytes().to_vec()), refresh))?
             }
         };
         Ok(n == 1)

@@ -9,7 +9,7 @@ impl Store {
     pub async fn consent(&self, user_id: &str, client_id: &str) -> Result<Option<Scope>, StoreError> {
         let row: Option<(String,)> = on_pool!(self, pool => sqlx::query_as("SELECT scope FROM consents WHERE user_id = $1 AND client_id = $2")
             .bind(user_id).bind(client_id).fetch_optional(pool).await)?;
-        row.map(|(s,)| Scope::parse(&s).map_err(|_| StoreError::Corrupt("consent scope".into()))).transpose()
+        row.map(|(s,)| Scope::parse(&s).map_err(|_| StoreError::corrupt("consent scope"))).transpose()
     }
 
     /// Records approval of `scope`, widening what was approved before.

@@ -48,8 +48,9 @@ pub(crate) struct GroupWriter {
     messages: mpsc::Sender<Message>,
 }
 
+/// The writing task has stopped: the store was closed, as its pools were.
 fn closed() -> StoreError {
-    StoreError::Unavailable("the store is closed".into())
+    StoreError::from(sqlx::Error::PoolClosed)
 }
 
 impl GroupWriter {

@@ -8,24 +8,6 @@ use crate::{Backend, Store, StoreError};
 /// The advisory-lock key of the janitor on PostgreSQL ("lk-janitor").
 const JANITOR_LOCK: i64 = 0x6c6b_6a61_6e69_746f;
 
-/// Tables with an expiry, with the primary key each batch selects by. Statements are
-/// written out so every one is a static string.
-macro_rules! purge_sql {
-    ($table:literal, $pk:literal) => {
-        concat!(
-            "DELETE FROM ",
-            $table,
-            " WHERE ",
-            $pk,
-            " IN (SELECT ",
-            $pk,
-            " FROM ",
-            $table,
-            " WHERE expires_at < $1 LIMIT $2)"
-        )
-    };
-}
-
 /// Which time a purge deletes rows before.
 #[derive(Clone, Copy)]
 enum Cutoff {
@@ -35,16 +17,54 @@ enum Cutoff {
     Audit,
 }
 
+/// Each table's purge: one batch of at most `$2` rows whose time is before `$1`, selected
+/// by primary key. The same statements on both backends.
 const PURGES: [(&str, &str, Cutoff); 10] = [
-    ("login_failures", purge_sql!("login_failures", "key"), Cutoff::Expired),
-    ("user_code_guesses", purge_sql!("user_code_guesses", "key"), Cutoff::Expired),
-    ("consumed_codes", purge_sql!("consumed_codes", "code_hash"), Cutoff::Expired),
-    ("refresh_tokens", purge_sql!("refresh_tokens", "token_hash"), Cutoff::Expired),
-    ("access_tokens", purge_sql!("access_tokens", "jti"), Cutoff::Expired),
-    ("device_codes", purge_sql!("device_codes", "device_code_hash"), Cutoff::Expired),
-    ("sessions", purge_sql!("sessions", "id_hash"), Cutoff::Expired),
-    ("registration_tokens", purge_sql!("registration_tokens", "token_hash"), Cutoff::Expired),
-    ("revoked_families", purge_sql!("revoked_families", "family_id"), Cutoff::Expired),
+    (
+        "login_failures",
+        "DELETE FROM login_failures WHERE key IN (SELECT key FROM login_failures WHERE expires_at < $1 LIMIT $2)",
+        Cutoff::Expired,
+    ),
+    (
+        "user_code_guesses",
+        "DELETE FROM user_code_guesses WHERE key IN (SELECT key FROM user_code_guesses WHERE expires_at < $1 LIMIT $2)",
+        Cutoff::Expired,
+    ),
+    (
+        "consumed_codes",
+        "DELETE FROM consumed_codes WHERE code_hash IN (SELECT code_hash FROM consumed_codes WHERE expires_at < $1 LIMIT $2)",
+        Cutoff::Expired,
+    ),
+    (
+        "refresh_tokens",
+        "DELETE FROM refresh_tokens WHERE token_hash IN (SELECT token_hash FROM refresh_tokens WHERE expires_at < $1 LIMIT $2)",
+        Cutoff::Expired,
+    ),
+    (
+        "access_tokens",
+        "DELETE FROM access_tokens WHERE jti IN (SELECT jti FROM access_tokens WHERE expires_at < $1 LIMIT $2)",
+        Cutoff::Expired,
+    ),
+    (
+        "device_codes",
+        "DELETE FROM device_codes WHERE device_code_hash IN (SELECT device_code_hash FROM device_codes WHERE expires_at < $1 LIMIT $2)",
+        Cutoff::Expired,
+    ),
+    (
+        "sessions",
+        "DELETE FROM sessions WHERE id_hash IN (SELECT id_hash FROM sessions WHERE expires_at < $1 LIMIT $2)",
+        Cutoff::Expired,
+    ),
+    (
+        "registration_tokens",
+        "DELETE FROM registration_tokens WHERE token_hash IN (SELECT token_hash FROM registration_tokens WHERE expires_at < $1 LIMIT $2)",
+        Cutoff::Expired,
+    ),
+    (
+        "revoked_families",
+        "DELETE FROM revoked_families WHERE family_id IN (SELECT family_id FROM revoked_families WHERE expires_at < $1 LIMIT $2)",
+        Cutoff::Expired,
+    ),
     (
         "audit_events",
         "DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at < $1 LIMIT $2)",

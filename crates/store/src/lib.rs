@@ -5,10 +5,15 @@
 //! `ON CONFLICT`, unix-second integers), and runs on both backends through the
 //! [`on_pool!`] macro, which type-checks the same body against each driver (the two
 //! writes of two statements that must happen together are the exception: see
-//! [`hot_write!`]). Secrets are stored only as SHA-256 digests
+//! [`hot_write!`]). A statement is always written out whole, as a literal or a `const`
+//! beside the method that runs it (`…_SQLITE` and `…_POSTGRES` where the two differ), so
+//! its `$N` parameters are read in one place. Secrets are stored only as SHA-256 digests
 //! ([`latchkey_protocol::secret::SecretHash`]); single use is one conditional
 //! write (a rotated refresh token's `UPDATE … WHERE rotated_at IS NULL`, a redeemed code's
 //! `INSERT … ON CONFLICT DO NOTHING`), atomic on one instance or ten.
+//!
+//! With the `conformance` feature, `conformance` holds the suite every backend must pass,
+//! and `conformance_tests!` registers it as tests.
 #![warn(missing_docs)]
 
 mod access_tokens;
@@ -16,6 +21,8 @@ mod audit;
 mod checkpoint;
 mod clients;
 mod codes;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod consents;
 mod device_codes;
 mod error;
@@ -195,7 +202,7 @@ impl Store {
     pub async fn connect(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
         let backend = if url.starts_with("sqlite:") {
             let connect = SqliteConnectOptions::from_str(url)
-                .map_err(|e| StoreError::Config(format!("database URL: {e}")))?
+                .map_err(|e| StoreError::Config { what: format!("database URL: {e}"), source: Some(Arc::new(e)) })?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
@@ -211,10 +218,7 @@ impl Store {
                 .acquire_timeout(options.acquire_timeout)
                 .connect_with(connect.clone())
                 .await?;
-            sqlx::migrate!("./migrations/sqlite")
-                .run(&write)
-                .await
-                .map_err(|e| StoreError::Migration(e.to_string()))?;
+            sqlx::migrate!("./migrations/sqlite").run(&write).await.map_err(StoreError::from)?;
             let read = SqlitePoolOptions::new()
                 .test_before_acquire(false)
                 .max_connections(options.max_connections)
@@ -227,7 +231,7 @@ impl Store {
             Backend::Sqlite { read, write, gate, group, checkpointer }
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let connect = PgConnectOptions::from_str(url)
-                .map_err(|e| StoreError::Config(format!("database URL: {e}")))?
+                .map_err(|e| StoreError::Config { what: format!("database URL: {e}"), source: Some(Arc::new(e)) })?
                 .options([("statement_timeout", options.statement_timeout.as_millis().to_string())]);
             // A connection is pinged before use only when it has been idle for a while (as
             // pgx does): under load, a ping per query would double the round trips.
@@ -246,13 +250,10 @@ impl Store {
                 .connect_with(connect)
                 .await?;
             // sqlx runs PostgreSQL migrations under an advisory lock: instances may start together.
-            sqlx::migrate!("./migrations/postgres")
-                .run(&pool)
-                .await
-                .map_err(|e| StoreError::Migration(e.to_string()))?;
+            sqlx::migrate!("./migrations/postgres").run(&pool).await.map_err(StoreError::from)?;
             Backend::Postgres(pool)
         } else {
-            return Err(StoreError::Config(format!(
+            return Err(StoreError::config(format!(
                 "unsupported database URL `{url}`: use sqlite://FILE or postgres://…"
             )));
         };

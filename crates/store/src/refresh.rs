@@ -43,19 +43,10 @@ struct RefreshRow {
     revoked_at: Option<i64>,
 }
 
-/// `INSERT … SELECT` of a refresh token from parameters `$3`–`$9` (see [`bind_refresh_token`]),
-/// for a statement that stores it only if the one before it changed a row.
-macro_rules! insert_successor {
-    () => {
-        "INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, created_at, expires_at)
-         SELECT $3, $4, $5, $6, $7, $8, $9"
-    };
-}
-pub(crate) use insert_successor;
-
-/// Binds `t`'s seven columns, in the order of the column list of `insert_refresh_token` and
-/// [`insert_successor!`], after whatever `q` already binds (there: the two parameters of
-/// the statement it follows).
+/// Binds `t`'s seven columns after whatever `q` already binds, in the order of the column
+/// list of `refresh_tokens` in [`INSERT_REFRESH_TOKEN_SQL`], [`ROTATE_REFRESH_TOKEN_SQLITE`]
+/// and `CONSUME_CODE_WITH_REFRESH_SQLITE`: token digest, family id, client id, user id,
+/// scope, created at, expires at.
 pub(crate) fn bind_refresh_token<DB: sqlx::Database>(
     q: sqlx::query::Query<'static, DB, <DB as sqlx::Database>::Arguments>,
     t: &NewRefreshToken,
@@ -75,7 +66,7 @@ where
 }
 
 fn stored_refresh(r: RefreshRow) -> Result<StoredRefreshToken, StoreError> {
-    let scope = Scope::parse(&r.scope).map_err(|_| StoreError::Corrupt("refresh scope".into()))?;
+    let scope = Scope::parse(&r.scope).map_err(|_| StoreError::corrupt("refresh scope"))?;
     Ok(StoredRefreshToken {
         family_id: r.family_id,
         grant: RefreshGrant { client_id: r.client_id, user_id: r.user_id, scope, expires_at: r.expires_at },
@@ -84,12 +75,57 @@ fn stored_refresh(r: RefreshRow) -> Result<StoredRefreshToken, StoreError> {
     })
 }
 
+/// `$1`–`$7` as [`bind_refresh_token`] binds them.
+const INSERT_REFRESH_TOKEN_SQL: &str = "
+    INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, created_at, expires_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+/// Marks the token `$2` rotated at `$1` if it is neither rotated nor revoked and, only
+/// then, stores its successor: `$3`–`$9` as [`bind_refresh_token`] binds them.
+const ROTATE_REFRESH_TOKEN_SQLITE: &str = "
+    SAVEPOINT w;
+    UPDATE refresh_tokens SET rotated_at = $1
+    WHERE token_hash = $2 AND rotated_at IS NULL AND revoked_at IS NULL;
+    INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, created_at, expires_at)
+    SELECT $3, $4, $5, $6, $7, $8, $9 WHERE changes() = 1
+    RETURNING 1;
+    RELEASE w";
+/// [`ROTATE_REFRESH_TOKEN_SQLITE`] in one statement.
+const ROTATE_REFRESH_TOKEN_POSTGRES: &str = "
+    WITH rotated AS (
+        UPDATE refresh_tokens SET rotated_at = $1
+        WHERE token_hash = $2 AND rotated_at IS NULL AND revoked_at IS NULL
+        RETURNING 1)
+    INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, created_at, expires_at)
+    SELECT $3, $4, $5, $6, $7, $8, $9 FROM rotated
+    RETURNING 1";
+
+/// Marks the token `$2` rotated at `$1` if it is live, issued to the client `$3` and not
+/// expired at `$1`; only then stores the successor `$4`, issued at `$1`, with the rest of
+/// the rotated token's columns; returns the rotated token as it was.
+const ROTATE_LIVE_REFRESH_TOKEN_SQLITE: &str = "
+    SAVEPOINT w;
+    UPDATE refresh_tokens SET rotated_at = $1
+    WHERE token_hash = $2 AND rotated_at IS NULL AND revoked_at IS NULL AND client_id = $3 AND expires_at > $1;
+    INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, created_at, expires_at)
+    SELECT $4, family_id, client_id, user_id, scope, $1, expires_at FROM refresh_tokens
+    WHERE token_hash = $2 AND changes() = 1
+    RETURNING family_id, client_id, user_id, scope, expires_at, NULL AS rotated_at, NULL AS revoked_at;
+    RELEASE w";
+/// [`ROTATE_LIVE_REFRESH_TOKEN_SQLITE`] in one statement.
+const ROTATE_LIVE_REFRESH_TOKEN_POSTGRES: &str = "
+    WITH rotated AS (
+        UPDATE refresh_tokens SET rotated_at = $1
+        WHERE token_hash = $2 AND rotated_at IS NULL AND revoked_at IS NULL AND client_id = $3 AND expires_at > $1
+        RETURNING family_id, client_id, user_id, scope, expires_at)
+    INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, created_at, expires_at)
+    SELECT $4, family_id, client_id, user_id, scope, $1, expires_at FROM rotated
+    RETURNING family_id, client_id, user_id, scope, expires_at, NULL::BIGINT AS rotated_at, NULL::BIGINT AS revoked_at";
+
 impl Store {
     /// Stores a new refresh token (the first of a family).
     pub async fn insert_refresh_token(&self, t: &NewRefreshToken) -> Result<(), StoreError> {
-        hot_write!(self, sql: "INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            |q| bind_refresh_token(q, t))?;
+        hot_write!(self, sql: INSERT_REFRESH_TOKEN_SQL, |q| bind_refresh_token(q, t))?;
         Ok(())
     }
 
@@ -111,12 +147,8 @@ impl Store {
         now: UnixTime,
     ) -> Result<bool, StoreError> {
         let n = hot_write!(self,
-            sqlite_atomic: concat!("SAVEPOINT w;
-                UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 AND rotated_at IS NULL AND revoked_at IS NULL;
-                ", insert_successor!(), " WHERE changes() = 1 RETURNING 1;
-                RELEASE w"),
-            postgres: concat!("WITH rotated AS (UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 AND rotated_at IS NULL AND revoked_at IS NULL RETURNING 1)
-                ", insert_successor!(), " FROM rotated RETURNING 1"),
+            sqlite_atomic: ROTATE_REFRESH_TOKEN_SQLITE,
+            postgres: ROTATE_REFRESH_TOKEN_POSTGRES,
             |q| bind_refresh_token(q.bind(now).bind(old.as_bytes().to_vec()), new))?;
         Ok(n == 1)
     }
@@ -134,20 +166,8 @@ impl Store {
         now: UnixTime,
     ) -> Result<Option<StoredRefreshToken>, StoreError> {
         let rows = hot_write!(rows: RefreshRow, self,
-            sqlite_atomic: "SAVEPOINT w;
-                UPDATE refresh_tokens SET rotated_at = $1
-                 WHERE token_hash = $2 AND rotated_at IS NULL AND revoked_at IS NULL AND client_id = $3 AND expires_at > $1;
-                INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, created_at, expires_at)
-                 SELECT $4, family_id, client_id, user_id, scope, $1, expires_at FROM refresh_tokens
-                 WHERE token_hash = $2 AND changes() = 1
-                 RETURNING family_id, client_id, user_id, scope, expires_at, NULL AS rotated_at, NULL AS revoked_at;
-                RELEASE w",
-            postgres: "WITH rotated AS (UPDATE refresh_tokens SET rotated_at = $1
-                 WHERE token_hash = $2 AND rotated_at IS NULL AND revoked_at IS NULL AND client_id = $3 AND expires_at > $1
-                 RETURNING family_id, client_id, user_id, scope, expires_at)
-                INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, created_at, expires_at)
-                 SELECT $4, family_id, client_id, user_id, scope, $1, expires_at FROM rotated
-                 RETURNING family_id, client_id, user_id, scope, expires_at, NULL::BIGINT AS rotated_at, NULL::BIGINT AS revoked_at",
+            sqlite_atomic: ROTATE_LIVE_REFRESH_TOKEN_SQLITE,
+            postgres: ROTATE_LIVE_REFRESH_TOKEN_POSTGRES,
             |q| q.bind(now).bind(old.as_bytes().to_vec()).bind(client_id.to_owned()).bind(successor.as_bytes().to_vec()))?;
         rows.into_iter().next().map(stored_refresh).transpose()
     }

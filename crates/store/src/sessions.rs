@@ -55,7 +55,7 @@ impl Store {
              WHERE s.id_hash = $1 AND s.expires_at > $2")
             .bind(id.as_bytes()).bind(now).bind(client_id).fetch_optional(pool).await)?;
         let Some(r) = row else { return Ok(None) };
-        let consent = r.consent.map(|s| Scope::parse(&s).map_err(|_| StoreError::Corrupt("consent scope".into())));
+        let consent = r.consent.map(|s| Scope::parse(&s).map_err(|_| StoreError::corrupt("consent scope")));
         Ok(Some((r.user, consent.transpose()?)))
     }
 

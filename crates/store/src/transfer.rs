@@ -145,7 +145,7 @@ impl Store {
     /// or nothing: one transaction.
     pub async fn import(&self, s: &Snapshot) -> Result<(), StoreError> {
         if s.version != SNAPSHOT_VERSION {
-            return Err(StoreError::Config(format!("snapshot version {} is not {SNAPSHOT_VERSION}", s.version)));
+            return Err(StoreError::config(format!("snapshot version {} is not {SNAPSHOT_VERSION}", s.version)));
         }
         on_writer!(transaction self, pool => {
             let mut tx = pool.begin().await?;
@@ -153,7 +153,7 @@ impl Store {
                 "SELECT (SELECT COUNT(*) FROM clients) + (SELECT COUNT(*) FROM users) + (SELECT COUNT(*) FROM signing_keys)")
                 .fetch_one(&mut *tx).await?;
             if n > 0 {
-                return Err(StoreError::Config("the target database is not empty (it has clients, users or keys)".into()));
+                return Err(StoreError::config("the target database is not empty (it has clients, users or keys)"));
             }
             for c in &s.clients {
                 sqlx::query("INSERT INTO clients (id, secret_hash, name, redirect_uris, grant_types, scopes, require_pkce, created_at, token_format, registration_token_hash, metadata, may_introspect) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")

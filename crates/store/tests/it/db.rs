@@ -1,6 +1,22 @@
 //! Fresh databases for tests.
 
+use std::future::Future;
+
 use latchkey_store::{Store, StoreOptions};
+
+/// Runs a conformance case on a fresh SQLite database.
+pub async fn sqlite<F: Future<Output = ()> + Send + 'static>(case: impl FnOnce(Store) -> F) {
+    let db = TestDb::sqlite().await;
+    let store = db.store.clone();
+    db.run(case(store)).await;
+}
+
+/// Runs a conformance case on a fresh PostgreSQL database (unless skipping was asked for).
+pub async fn postgres<F: Future<Output = ()> + Send + 'static>(case: impl FnOnce(Store) -> F) {
+    let Some(db) = TestDb::postgres().await else { return };
+    let store = db.store.clone();
+    db.run(case(store)).await;
+}
 
 pub struct TestDb {
     pub store: Store,
@@ -54,7 +70,7 @@ impl TestDb {
     }
 
     /// Runs a test body, then drops the database whether the body passed or panicked.
-    pub async fn run<F: std::future::Future<Output = ()> + Send + 'static>(self, body: F) {
+    pub async fn run<F: Future<Output = ()> + Send + 'static>(self, body: F) {
         let outcome = tokio::spawn(body).await;
         self.drop().await;
         if let Err(e) = outcome {

@@ -1,4 +1,5 @@
-//! The store conformance suite, run against SQLite and PostgreSQL.
+//! The store conformance suite (`latchkey_store::conformance`), run against SQLite and
+//! PostgreSQL, and what is particular to each backend.
 //!
 //! PostgreSQL runs on the development and CI machines (127.0.0.1:5432, user `postgres`).
 //! Each run creates its own database and drops it afterwards. A missing server fails the
@@ -6,65 +7,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
 
-mod conformance;
 mod db;
 
-macro_rules! conformance_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let db = crate::db::TestDb::sqlite().await;
-                    let store = db.store.clone();
-                    db.run(async move { crate::conformance::$name(&store).await }).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let Some(db) = crate::db::TestDb::postgres().await else { return };
-                    let store = db.store.clone();
-                    db.run(async move { crate::conformance::$name(&store).await }).await;
-                }
-            )*
-        }
-    };
+mod sqlite {
+    latchkey_store::conformance_tests!(crate::db::sqlite);
 }
 
-conformance_tests!(
-    clients_round_trip,
-    users_are_unique_and_removable,
-    sessions_expire,
-    consent_widens,
-    rfc6749_4_1_2_code_consumed_once_under_race,
-    rfc6749_4_1_2_code_and_its_refresh_family_stored_once_under_race,
-    rfc6749_4_1_2_a_deleted_users_code_redeems_nothing,
-    a_failed_two_statement_write_changes_nothing,
-    concurrent_writes_fail_alone,
-    rfc9700_4_14_2_refresh_rotates_once_under_race,
-    rfc6749_6_live_refresh_token_rotated_in_one_write,
-    rfc9700_4_14_2_family_and_code_revocation,
-    revoking_a_users_families,
-    client_introspection_flag,
-    removing_a_client_removes_what_it_was_issued,
-    signing_keys_round_trip,
-    secrets_at_rest_are_rewritten_all_or_nothing,
-    client_registration_update_and_token,
-    access_tokens_and_revocation,
-    rfc7591_initial_access_tokens_are_spent_atomically,
-    rfc8628_device_codes_decided_once_and_redeemed_once,
-    housekeeping_deletes_only_expired_rows_in_batches,
-    login_failures_count_in_windows,
-    rfc8628_5_1_user_code_guesses_counted_atomically_in_windows,
-    audit_events_are_listed_newest_first,
-    issue_13_login_attempts_reserved_within_the_limit_under_race,
-    issue_13_account_attempts_are_delayed_never_locked,
-    issue_13_audit_events_counted_per_key_under_race,
-    issue_13_audit_events_purged_after_retention_in_batches,
-);
+mod postgres {
+    latchkey_store::conformance_tests!(crate::db::postgres);
+}
 
 /// On PostgreSQL the janitor runs on one instance at a time: while another session holds
 /// its advisory lock, a run does nothing.
