@@ -9,6 +9,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use latchkey_flows::{KeyPolicy, LoginLimits, RegistrationPolicy, ScopeDefinition, Settings};
 use latchkey_protocol::Scope;
+use latchkey_protocol::metadata::validate_issuer;
 use latchkey_store::StoreOptions;
 use serde::{Deserialize, Serialize};
 
@@ -186,7 +187,7 @@ impl Config {
         self.bind_addr()?;
         self.metrics_addr()?;
         let issuer = self.issuer();
-        check_issuer(&issuer).with_context(|| format!("issuer `{issuer}`"))?;
+        validate_issuer(&issuer).with_context(|| format!("issuer `{issuer}`"))?;
         if !(1..=60).contains(&self.code_ttl) {
             bail!("code_ttl: must be 1 to 60 seconds (authorization codes are short-lived, RFC 6749 §4.1.2)");
         }
@@ -331,21 +332,6 @@ impl Config {
             acquire_timeout: Duration::from_secs(self.acquire_timeout),
             statement_timeout: Duration::from_secs(self.statement_timeout),
         }
-    }
-}
-
-/// RFC 8414 §2: "a URL that uses the https scheme and has no query or fragment
-/// components". Plain http is accepted for loopback hosts, for development.
-pub fn check_issuer(issuer: &str) -> anyhow::Result<()> {
-    let url = url::Url::parse(issuer).map_err(|e| anyhow!("not a URL: {e}"))?;
-    if url.query().is_some() || url.fragment().is_some() {
-        bail!("an issuer has no query or fragment (RFC 8414 §2)");
-    }
-    match (url.scheme(), url.host_str()) {
-        ("https", Some(_)) => Ok(()),
-        ("http", Some("localhost" | "127.0.0.1" | "[::1]")) => Ok(()),
-        ("http", _) => bail!("an issuer must use https (http only on localhost)"),
-        _ => bail!("an issuer must be an https URL"),
     }
 }
 
