@@ -140,9 +140,10 @@ impl Config {
             fig = fig.merge(Toml::file_exact(path));
         }
         fig = fig
-            .merge(Env::prefixed("LATCHKEY_").filter(|k| {
-                KEYS.iter().any(|&(key, from_env)| from_env && k.as_str().eq_ignore_ascii_case(key))
-            }))
+            .merge(
+                Env::prefixed("LATCHKEY_")
+                    .filter(|k| KEYS.iter().any(|&(key, from_env)| from_env && k.as_str().eq_ignore_ascii_case(key))),
+            )
             .merge(Serialized::defaults(Overrides {
                 bind: serve.bind.as_deref(),
                 issuer: serve.issuer.as_deref(),
@@ -298,18 +299,20 @@ mod tests {
 
     #[test]
     fn every_setting_is_copied_to_the_server_settings() {
-        let mut config = Config::default();
-        config.code_ttl = 30;
-        config.key_overlap = 7;
-        config.key_encryption_secret = Some("a secret of sixteen".into());
-        config.key_reload_interval = 11;
-        config.login_max_failures = 3;
-        config.login_max_failures_per_address = 4;
-        config.login_failure_window = 5;
-        config.password_hash_queue = Some(2);
-        config.registration_default_scopes = Some(vec!["profile".into()]);
-        config.audience = Some("https://api.example".into());
-        config.registration = "token".into();
+        let config = Config {
+            code_ttl: 30,
+            key_overlap: 7,
+            key_encryption_secret: Some("a secret of sixteen".into()),
+            key_reload_interval: 11,
+            login_max_failures: 3,
+            login_max_failures_per_address: 4,
+            login_failure_window: 5,
+            password_hash_queue: Some(2),
+            registration_default_scopes: Some(vec!["profile".into()]),
+            audience: Some("https://api.example".into()),
+            registration: "token".into(),
+            ..Config::default()
+        };
         let s = config.settings();
         assert_eq!((s.code_ttl, s.keys.overlap, s.keys.reload_every), (30, 7, 11));
         assert_eq!(s.keys.encryption_secret.as_deref(), Some("a secret of sixteen"));

@@ -92,8 +92,7 @@ async fn private_keys_are_encrypted_at_rest_when_a_secret_is_set() {
     let now = t.auth.now();
     let err = KeyRing::load_or_create(&t.store, policy(None), now).await.unwrap_err();
     assert!(err.to_string().contains("key_encryption_secret"), "{err}");
-    let err =
-        KeyRing::load_or_create(&t.store, policy(Some("wrong secret, long enough")), now).await.unwrap_err();
+    let err = KeyRing::load_or_create(&t.store, policy(Some("wrong secret, long enough")), now).await.unwrap_err();
     assert!(err.to_string().contains("decrypt"), "{err}");
     KeyRing::load_or_create(&t.store, policy(Some(secret)), now).await.unwrap();
     // A start with another secret is refused, and says how to change it.
