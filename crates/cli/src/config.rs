@@ -7,144 +7,114 @@ use std::time::Duration;
 use anyhow::{Context, anyhow, bail};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
-use latchkey_flows::{KeyPolicy, LoginLimits, RegistrationPolicy, ScopeDefinition, Settings};
+use latchkey_flows::{RegistrationPolicy, ScopeDefinition, Settings};
 use latchkey_protocol::Scope;
+use latchkey_protocol::metadata::validate_issuer;
 use latchkey_store::StoreOptions;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::ServeArgs;
 
-/// Every setting, as the file spells it (the variables are `LATCHKEY_` + upper case).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Config {
-    /// Listen address.
-    pub bind: String,
-    /// Address of the metrics listener (`GET /metrics`, Prometheus format); absent: not served.
-    pub metrics_bind: Option<String>,
-    /// Issuer identifier; default `http://localhost:PORT`.
-    pub issuer: Option<String>,
-    /// Database URL.
-    pub database_url: String,
-    /// `aud` of access tokens; default the issuer.
-    pub audience: Option<String>,
-    /// Authorization code lifetime, seconds (1–60).
-    pub code_ttl: i64,
-    /// Access token lifetime, seconds.
-    pub access_token_ttl: i64,
-    /// Refresh token lifetime, seconds.
-    pub refresh_token_ttl: i64,
-    /// Login session lifetime, seconds.
-    pub session_ttl: i64,
-    /// Database pool size.
-    pub max_connections: u32,
-    /// Client (HTTP) connections open at once; absent: sized to the open-file limit.
-    pub max_client_connections: Option<usize>,
-    /// Seconds a request waits for a database connection.
-    pub acquire_timeout: u64,
-    /// Longest seconds a database statement may run (PostgreSQL).
-    pub statement_timeout: u64,
-    /// Scopes offered, each with its consent sentence.
-    pub scopes: Vec<ScopeDefinition>,
-    /// Dynamic client registration: `off`, `open` or `token` (RFC 7591).
-    pub registration: String,
-    /// Scopes dynamic registration may grant for user-approved grants (and gives a
-    /// registration that names none); absent: every scope offered.
-    pub registration_default_scopes: Option<Vec<String>>,
-    /// Scopes dynamically registered clients may obtain through client_credentials.
-    pub registration_client_credentials_scopes: Vec<String>,
-    /// Seconds a rotated-in key is published before it signs.
-    pub key_overlap: i64,
-    /// Secret that encrypts signing keys at rest.
-    pub key_encryption_secret: Option<String>,
-    /// Device code lifetime, seconds (RFC 8628).
-    pub device_code_ttl: i64,
-    /// Device polling interval, seconds (RFC 8628).
-    pub device_poll_interval: i64,
-    /// Seconds between reloads of the signing keys from the database.
-    pub key_reload_interval: i64,
-    /// Failed logins allowed per username per window.
-    pub login_max_failures: i64,
-    /// Failed logins allowed per client address per window.
-    pub login_max_failures_per_address: i64,
-    /// Length of the failed-login window, seconds.
-    pub login_failure_window: i64,
-    /// Seconds in which a rotated refresh token may be retried for the same successor (0: off).
-    pub refresh_grace_period: i64,
-    /// Seconds a client registration is reused before it is read again (0: every time).
-    pub client_cache_ttl: i64,
-    /// Password checks that may wait for a hashing thread (absent: 8 per thread); beyond
-    /// it a login is answered 503 with `Retry-After`.
-    pub password_hash_queue: Option<usize>,
-    /// Seconds audit events are kept before the janitor deletes them.
-    pub audit_retention: i64,
+/// Declares the settings, each once: its field (named as the file spells it; the variable
+/// is `LATCHKEY_` + upper case), its default, and where it goes in the server's
+/// [`Settings`]. A setting of the server (`=> path`) takes its default from
+/// [`Settings::new`] and is copied to that path; one of the binary alone (`= default`)
+/// says its default. `, file_only` keeps a list out of the environment.
+macro_rules! config {
+    (@env) => { true };
+    (@env file_only) => { false };
+    ($(
+        $(#[doc = $doc:expr])*
+        $name:ident: $ty:ty $(= $default:expr)? $(=> $($path:ident).+)? $(, $only:ident)?;
+    )*) => {
+        /// Every setting, as the file spells it (the variables are `LATCHKEY_` + upper case).
+        #[derive(Debug, Clone, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct Config {
+            $($(#[doc = $doc])* pub $name: $ty,)*
+        }
+
+        impl Default for Config {
+            fn default() -> Self {
+                let server = Settings::new("http://localhost:8080");
+                Config { $($name: $($default)? $(Clone::clone(&server.$($path).+))?,)* }
+            }
+        }
+
+        /// Every key, and whether a `LATCHKEY_` variable sets it (others with the prefix,
+        /// like test switches, are ignored).
+        const KEYS: &[(&str, bool)] = &[$((stringify!($name), config!(@env $($only)?)),)*];
+
+        impl Config {
+            /// Copies every setting of the server to `settings`.
+            fn copy_to(&self, settings: &mut Settings) {
+                $($(settings.$($path).+ = Clone::clone(&self.$name);)?)*
+            }
+        }
+    };
 }
 
-/// Keys read from the environment (others with the prefix, like test switches, are ignored).
-const ENV_KEYS: &[&str] = &[
-    "bind",
-    "metrics_bind",
-    "issuer",
-    "database_url",
-    "audience",
-    "code_ttl",
-    "access_token_ttl",
-    "refresh_token_ttl",
-    "session_ttl",
-    "max_connections",
-    "max_client_connections",
-    "acquire_timeout",
-    "statement_timeout",
-    "registration",
-    "key_overlap",
-    "key_encryption_secret",
-    "device_code_ttl",
-    "device_poll_interval",
-    "key_reload_interval",
-    "login_max_failures",
-    "login_max_failures_per_address",
-    "login_failure_window",
-    "refresh_grace_period",
-    "client_cache_ttl",
-    "password_hash_queue",
-    "audit_retention",
-];
-
-impl Default for Config {
-    fn default() -> Self {
-        let s = Settings::new("http://localhost:8080");
-        Config {
-            bind: "127.0.0.1:8080".into(),
-            metrics_bind: None,
-            issuer: None,
-            database_url: "sqlite://latchkey.db".into(),
-            audience: None,
-            code_ttl: s.code_ttl,
-            access_token_ttl: s.access_token_ttl,
-            refresh_token_ttl: s.refresh_token_ttl,
-            session_ttl: s.session_ttl,
-            max_connections: 16,
-            max_client_connections: None,
-            acquire_timeout: 3,
-            statement_timeout: 10,
-            scopes: s.scopes,
-            registration: "off".into(),
-            registration_default_scopes: None,
-            registration_client_credentials_scopes: s.registration_client_credentials_scopes,
-            key_overlap: s.keys.overlap,
-            key_encryption_secret: None,
-            device_code_ttl: s.device_code_ttl,
-            device_poll_interval: s.device_poll_interval,
-            key_reload_interval: s.keys.reload_every,
-            login_max_failures: s.login_limits.per_user,
-            login_max_failures_per_address: s.login_limits.per_address,
-            login_failure_window: s.login_limits.window,
-            refresh_grace_period: s.refresh_grace_period,
-            client_cache_ttl: s.client_cache_ttl,
-            password_hash_queue: s.password_hash_queue,
-            audit_retention: s.audit_retention,
-        }
-    }
+config! {
+    /// Listen address.
+    bind: String = "127.0.0.1:8080".into();
+    /// Address of the metrics listener (`GET /metrics`, Prometheus format); absent: not served.
+    metrics_bind: Option<String> = None;
+    /// Issuer identifier; default `http://localhost:PORT`.
+    issuer: Option<String> = None;
+    /// Database URL.
+    database_url: String = "sqlite://latchkey.db".into();
+    /// `aud` of access tokens; default the issuer.
+    audience: Option<String> = None;
+    /// Authorization code lifetime, seconds (1–60).
+    code_ttl: i64 => code_ttl;
+    /// Access token lifetime, seconds.
+    access_token_ttl: i64 => access_token_ttl;
+    /// Refresh token lifetime, seconds.
+    refresh_token_ttl: i64 => refresh_token_ttl;
+    /// Login session lifetime, seconds.
+    session_ttl: i64 => session_ttl;
+    /// Database pool size.
+    max_connections: u32 = 16;
+    /// Client (HTTP) connections open at once; absent: sized to the open-file limit.
+    max_client_connections: Option<usize> = None;
+    /// Seconds a request waits for a database connection.
+    acquire_timeout: u64 = 3;
+    /// Longest seconds a database statement may run (PostgreSQL).
+    statement_timeout: u64 = 10;
+    /// Scopes offered, each with its consent sentence.
+    scopes: Vec<ScopeDefinition> => scopes, file_only;
+    /// Dynamic client registration: `off`, `open` or `token` (RFC 7591).
+    registration: String = "off".into();
+    /// Scopes dynamic registration may grant for user-approved grants (and gives a
+    /// registration that names none); absent: every scope offered.
+    registration_default_scopes: Option<Vec<String>> => registration_default_scopes, file_only;
+    /// Scopes dynamically registered clients may obtain through client_credentials.
+    registration_client_credentials_scopes: Vec<String> => registration_client_credentials_scopes, file_only;
+    /// Seconds a rotated-in key is published before it signs.
+    key_overlap: i64 => keys.overlap;
+    /// Secret that encrypts signing keys at rest.
+    key_encryption_secret: Option<String> => keys.encryption_secret;
+    /// Device code lifetime, seconds (RFC 8628).
+    device_code_ttl: i64 => device_code_ttl;
+    /// Device polling interval, seconds (RFC 8628).
+    device_poll_interval: i64 => device_poll_interval;
+    /// Seconds between reloads of the signing keys from the database.
+    key_reload_interval: i64 => keys.reload_every;
+    /// Failed logins allowed per username per window.
+    login_max_failures: i64 => login_limits.per_user;
+    /// Failed logins allowed per client address per window.
+    login_max_failures_per_address: i64 => login_limits.per_address;
+    /// Length of the failed-login window, seconds.
+    login_failure_window: i64 => login_limits.window;
+    /// Seconds in which a rotated refresh token may be retried for the same successor (0: off).
+    refresh_grace_period: i64 => refresh_grace_period;
+    /// Seconds a client registration is reused before it is read again (0: every time).
+    client_cache_ttl: i64 => client_cache_ttl;
+    /// Password checks that may wait for a hashing thread (absent: 8 per thread); beyond
+    /// it a login is answered 503 with `Retry-After`.
+    password_hash_queue: Option<usize> => password_hash_queue;
+    /// Seconds audit events are kept before the janitor deletes them.
+    audit_retention: i64 => audit_retention;
 }
 
 #[derive(Serialize)]
@@ -170,7 +140,10 @@ impl Config {
             fig = fig.merge(Toml::file_exact(path));
         }
         fig = fig
-            .merge(Env::prefixed("LATCHKEY_").filter(|k| ENV_KEYS.iter().any(|e| k.as_str().eq_ignore_ascii_case(e))))
+            .merge(
+                Env::prefixed("LATCHKEY_")
+                    .filter(|k| KEYS.iter().any(|&(key, from_env)| from_env && k.as_str().eq_ignore_ascii_case(key))),
+            )
             .merge(Serialized::defaults(Overrides {
                 bind: serve.bind.as_deref(),
                 issuer: serve.issuer.as_deref(),
@@ -186,7 +159,7 @@ impl Config {
         self.bind_addr()?;
         self.metrics_addr()?;
         let issuer = self.issuer();
-        check_issuer(&issuer).with_context(|| format!("issuer `{issuer}`"))?;
+        validate_issuer(&issuer).with_context(|| format!("issuer `{issuer}`"))?;
         if !(1..=60).contains(&self.code_ttl) {
             bail!("code_ttl: must be 1 to 60 seconds (authorization codes are short-lived, RFC 6749 §4.1.2)");
         }
@@ -285,35 +258,11 @@ impl Config {
     /// Settings of the authorization server.
     pub fn settings(&self) -> Settings {
         let issuer = self.issuer();
-        Settings {
-            keys: KeyPolicy {
-                overlap: self.key_overlap,
-                encryption_secret: self.key_encryption_secret.clone(),
-                reload_every: self.key_reload_interval,
-                ..KeyPolicy::default()
-            },
-            registration: self.registration_policy().unwrap_or_default(),
-            registration_default_scopes: self.registration_default_scopes.clone(),
-            registration_client_credentials_scopes: self.registration_client_credentials_scopes.clone(),
-            device_code_ttl: self.device_code_ttl,
-            device_poll_interval: self.device_poll_interval,
-            refresh_grace_period: self.refresh_grace_period,
-            client_cache_ttl: self.client_cache_ttl,
-            password_hash_queue: self.password_hash_queue,
-            audit_retention: self.audit_retention,
-            login_limits: LoginLimits {
-                per_user: self.login_max_failures,
-                per_address: self.login_max_failures_per_address,
-                window: self.login_failure_window,
-            },
-            audience: self.audience.clone().unwrap_or_else(|| issuer.clone()),
-            issuer,
-            code_ttl: self.code_ttl,
-            access_token_ttl: self.access_token_ttl,
-            refresh_token_ttl: self.refresh_token_ttl,
-            session_ttl: self.session_ttl,
-            scopes: self.scopes.clone(),
-        }
+        let mut settings = Settings::new(issuer.clone());
+        self.copy_to(&mut settings);
+        settings.audience = self.audience.clone().unwrap_or(issuer);
+        settings.registration = self.registration_policy().unwrap_or_default();
+        settings
     }
 
     /// Connection limits of the listener.
@@ -334,21 +283,50 @@ impl Config {
     }
 }
 
-/// RFC 8414 §2: "a URL that uses the https scheme and has no query or fragment
-/// components". Plain http is accepted for loopback hosts, for development.
-pub fn check_issuer(issuer: &str) -> anyhow::Result<()> {
-    let url = url::Url::parse(issuer).map_err(|e| anyhow!("not a URL: {e}"))?;
-    if url.query().is_some() || url.fragment().is_some() {
-        bail!("an issuer has no query or fragment (RFC 8414 §2)");
-    }
-    match (url.scheme(), url.host_str()) {
-        ("https", Some(_)) => Ok(()),
-        ("http", Some("localhost" | "127.0.0.1" | "[::1]")) => Ok(()),
-        ("http", _) => bail!("an issuer must use https (http only on localhost)"),
-        _ => bail!("an issuer must be an https URL"),
-    }
-}
-
 fn one_line(e: &figment::Error) -> String {
     e.to_string().replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_configuration_gives_the_default_settings() {
+        let settings = Config::default().settings();
+        assert_eq!(format!("{settings:?}"), format!("{:?}", Settings::new("http://localhost:8080")));
+    }
+
+    #[test]
+    fn every_setting_is_copied_to_the_server_settings() {
+        let config = Config {
+            code_ttl: 30,
+            key_overlap: 7,
+            key_encryption_secret: Some("a secret of sixteen".into()),
+            key_reload_interval: 11,
+            login_max_failures: 3,
+            login_max_failures_per_address: 4,
+            login_failure_window: 5,
+            password_hash_queue: Some(2),
+            registration_default_scopes: Some(vec!["profile".into()]),
+            audience: Some("https://api.example".into()),
+            registration: "token".into(),
+            ..Config::default()
+        };
+        let s = config.settings();
+        assert_eq!((s.code_ttl, s.keys.overlap, s.keys.reload_every), (30, 7, 11));
+        assert_eq!(s.keys.encryption_secret.as_deref(), Some("a secret of sixteen"));
+        assert_eq!(s.login_limits, latchkey_flows::LoginLimits { per_user: 3, per_address: 4, window: 5 });
+        assert_eq!(s.password_hash_queue, Some(2));
+        assert_eq!(s.registration_default_scopes, Some(vec!["profile".to_owned()]));
+        assert_eq!(s.audience, "https://api.example");
+        assert_eq!(s.registration, RegistrationPolicy::Token);
+    }
+
+    #[test]
+    fn lists_are_set_in_the_file_only() {
+        let file_only: Vec<&str> = KEYS.iter().filter(|(_, env)| !env).map(|(k, _)| *k).collect();
+        assert_eq!(file_only, ["scopes", "registration_default_scopes", "registration_client_credentials_scopes"]);
+        assert_eq!(KEYS.len(), 29);
+    }
 }

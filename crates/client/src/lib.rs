@@ -82,7 +82,10 @@ pub struct PendingAuthorization {
     pub redirect_uri: String,
 }
 
-fn random(bytes: usize) -> Result<String, ClientError> {
+/// `bytes` bytes from the OS generator, base64url without padding: unguessable values
+/// such as `state` (RFC 6749 §10.12), PKCE verifiers (RFC 7636 §7.1) or an app's own
+/// session ids.
+pub fn random_token(bytes: usize) -> Result<String, ClientError> {
     let mut buf = vec![0u8; bytes];
     getrandom::fill(&mut buf).map_err(|e| ClientError::Http(format!("OS random generator: {e}")))?;
     Ok(URL_SAFE_NO_PAD.encode(buf))
@@ -136,8 +139,8 @@ impl OAuthClient {
         redirect_uri: &str,
         scope: Option<&str>,
     ) -> Result<PendingAuthorization, ClientError> {
-        let state = random(16)?;
-        let code_verifier = random(32)?;
+        let state = random_token(16)?;
+        let code_verifier = random_token(32)?;
         let challenge = CodeChallenge::s256(&code_verifier);
         let mut q = form_urlencoded::Serializer::new(String::new());
         q.append_pair("response_type", "code")

@@ -6,7 +6,7 @@ use latchkey_protocol::redirect::RegisteredBy;
 use latchkey_protocol::registration::{self, ClientRegistration};
 use latchkey_protocol::secret::{ClientSecret, Password, SecretHash};
 use latchkey_protocol::{OAuthError, Scope};
-use latchkey_store::{StoreError, User};
+use latchkey_store::{SigningKeyRow, StoreError, User};
 
 use crate::audit::{Subject, kind};
 use crate::{AuthServer, FlowError, secrets};
@@ -137,6 +137,31 @@ impl AuthServer {
         Ok(secret)
     }
 
+    /// Every registered client.
+    pub async fn clients(&self) -> Result<Vec<Client>, FlowError> {
+        Ok(self.store.clients().await?)
+    }
+
+    /// Deletes a client and everything issued to it.
+    pub async fn delete_client(&self, client_id: &str) -> Result<(), FlowError> {
+        if !self.remove_client(client_id, Some("cli")).await? {
+            return Err(FlowError::Invalid(format!("no client with id `{client_id}`")));
+        }
+        Ok(())
+    }
+
+    /// The one way a client goes: its row, and with it (the store cascades) its consents,
+    /// refresh families and registration; then the cache forgets it and the trail records
+    /// it. False if there was no such client.
+    pub(crate) async fn remove_client(&self, client_id: &str, actor: Option<&str>) -> Result<bool, StoreError> {
+        let deleted = self.store.delete_client(client_id).await?;
+        self.clients.forget(client_id);
+        if deleted {
+            self.audit(kind::CLIENT_DELETED, Subject { actor, client_id: Some(client_id), ..Subject::default() }).await;
+        }
+        Ok(deleted)
+    }
+
     /// Marks a client as a resource server that may introspect every token (RFC 7662 §4),
     /// or takes that away.
     pub async fn set_client_introspection(&self, client_id: &str, allowed: bool) -> Result<(), FlowError> {
@@ -162,6 +187,20 @@ impl AuthServer {
             Err(StoreError::Conflict) => Err(FlowError::Invalid(format!("user `{username}` exists already"))),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Every user.
+    pub async fn users(&self) -> Result<Vec<User>, FlowError> {
+        Ok(self.store.users().await?)
+    }
+
+    /// Deletes a user and, with it (the store cascades), their sessions, consents and
+    /// refresh families.
+    pub async fn delete_user(&self, username: &str) -> Result<(), FlowError> {
+        if !self.store.delete_user(username).await? {
+            return Err(FlowError::Invalid(format!("no user `{username}`")));
+        }
+        Ok(())
     }
 
     /// Sets a user's password. Whoever knew the old one may have made grants with it: the
@@ -196,6 +235,11 @@ impl AuthServer {
 }
 
 impl AuthServer {
+    /// Every signing key, newest first, retired ones too.
+    pub async fn signing_keys(&self) -> Result<Vec<SigningKeyRow>, FlowError> {
+        Ok(self.store.all_signing_keys().await?)
+    }
+
     /// Adds a signing key (published now, signing after the overlap) and records it.
     pub async fn rotate_key(&self, alg: crate::KeyAlg) -> Result<String, FlowError> {
         let kid = self.keys.rotate(alg, self.now()).await?;

@@ -37,6 +37,8 @@ pub mod kind {
     pub const CLIENT_SECRET_ROTATED: &str = "client_secret_rotated";
     /// A client registered itself (RFC 7591).
     pub const CLIENT_REGISTERED: &str = "client_registered";
+    /// A client was deleted, by the operator or by itself (RFC 7592 §2.3).
+    pub const CLIENT_DELETED: &str = "client_deleted";
     /// A signing key was added.
     pub const KEY_ROTATED: &str = "key_rotated";
     /// A signing key was retired.

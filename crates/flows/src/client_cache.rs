@@ -52,8 +52,9 @@ impl ClientCache {
 }
 
 impl AuthServer {
-    /// The registered client with this id, from the cache or the store.
-    pub(crate) async fn client(&self, id: &str) -> Result<Option<Arc<Client>>, FlowError> {
+    /// The registered client with this id, from the cache or the store: every use case
+    /// and page that needs a client reads it here.
+    pub async fn client(&self, id: &str) -> Result<Option<Arc<Client>>, FlowError> {
         let now = self.now();
         if self.clients.ttl > 0
             && let Some(client) = self.clients.get(id, now)

@@ -94,11 +94,6 @@ impl AuthServer {
         })
     }
 
-    /// The store.
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
     /// The settings.
     pub fn settings(&self) -> &Settings {
         &self.settings
@@ -112,5 +107,10 @@ impl AuthServer {
     /// The current time, unix seconds.
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// Whether the store answers (for readiness checks).
+    pub async fn ping(&self) -> Result<(), FlowError> {
+        Ok(self.store.ping().await?)
     }
 }

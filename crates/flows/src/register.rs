@@ -192,8 +192,7 @@ impl AuthServer {
     /// RFC 7592 §2.3: deletes a registration and everything issued to it.
     pub async fn delete_registration(&self, client_id: &str, token: Option<&str>) -> Result<(), RegisterError> {
         let client = self.registered_client(client_id, token).await?;
-        self.store.delete_client(&client.id).await?;
-        self.clients.forget(&client.id);
+        self.remove_client(&client.id, None).await?;
         Ok(())
     }
 

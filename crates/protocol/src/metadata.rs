@@ -1,6 +1,39 @@
-//! Authorization server metadata, RFC 8414 §2.
+//! Authorization server metadata, RFC 8414 §2, and the issuer identifier it names.
 
 use serde::{Deserialize, Serialize};
+
+/// Why a URL cannot be an issuer identifier (RFC 8414 §2).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IssuerError {
+    /// Not a URL at all.
+    #[error("not a URL: {0}")]
+    NotAUrl(url::ParseError),
+    /// A query or fragment.
+    #[error("an issuer has no query or fragment (RFC 8414 §2)")]
+    QueryOrFragment,
+    /// Plain http on a host other than the loopback.
+    #[error("an issuer must use https (http only on localhost)")]
+    PlainHttp,
+    /// Another scheme.
+    #[error("an issuer must be an https URL")]
+    NotHttps,
+}
+
+/// Checks an issuer identifier. RFC 8414 §2: "a URL that uses the "https" scheme and has
+/// no query or fragment components". Plain http is accepted for loopback hosts
+/// (`localhost`, `127.0.0.1`, `[::1]`), for development.
+pub fn validate_issuer(issuer: &str) -> Result<(), IssuerError> {
+    let url = url::Url::parse(issuer).map_err(IssuerError::NotAUrl)?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(IssuerError::QueryOrFragment);
+    }
+    match (url.scheme(), url.host_str()) {
+        ("https", Some(_)) => Ok(()),
+        ("http", Some("localhost" | "127.0.0.1" | "[::1]")) => Ok(()),
+        ("http", _) => Err(IssuerError::PlainHttp),
+        _ => Err(IssuerError::NotHttps),
+    }
+}
 
 /// The document served at `/.well-known/oauth-authorization-server`. It lists every
 /// endpoint and capability that is switched on, and nothing that is off.
@@ -77,6 +110,44 @@ impl AuthorizationServerMetadata {
             introspection_endpoint_auth_methods_supported: methods(),
             code_challenge_methods_supported: vec!["S256".into()],
             authorization_response_iss_parameter_supported: true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc8414_2_issuer_is_an_https_url() {
+        assert_eq!(validate_issuer("https://auth.example"), Ok(()));
+        assert_eq!(validate_issuer("https://auth.example/tenant/1"), Ok(()));
+        assert_eq!(validate_issuer("https://auth.example:8443"), Ok(()));
+        assert_eq!(validate_issuer("http://auth.example"), Err(IssuerError::PlainHttp));
+        assert_eq!(validate_issuer("ftp://auth.example"), Err(IssuerError::NotHttps));
+        assert_eq!(validate_issuer("urn:example:issuer"), Err(IssuerError::NotHttps));
+        assert!(matches!(validate_issuer("auth.example"), Err(IssuerError::NotAUrl(_))));
+        assert!(matches!(validate_issuer(""), Err(IssuerError::NotAUrl(_))));
+    }
+
+    #[test]
+    fn rfc8414_2_issuer_has_no_query_or_fragment() {
+        assert_eq!(validate_issuer("https://auth.example/?tenant=1"), Err(IssuerError::QueryOrFragment));
+        assert_eq!(validate_issuer("https://auth.example/#top"), Err(IssuerError::QueryOrFragment));
+        // An empty query or fragment is still one.
+        assert_eq!(validate_issuer("https://auth.example/?"), Err(IssuerError::QueryOrFragment));
+        assert_eq!(validate_issuer("https://auth.example/#"), Err(IssuerError::QueryOrFragment));
+        // Checked before the scheme: the first thing wrong is what the operator is told.
+        assert_eq!(validate_issuer("http://auth.example/?a"), Err(IssuerError::QueryOrFragment));
+    }
+
+    #[test]
+    fn rfc8414_2_plain_http_only_on_loopback_for_development() {
+        for ok in ["http://localhost:8080", "http://127.0.0.1:8080", "http://[::1]:8080", "http://localhost"] {
+            assert_eq!(validate_issuer(ok), Ok(()), "{ok}");
+        }
+        for bad in ["http://localhost.example", "http://127.0.0.2", "http://10.0.0.1", "http://[::2]"] {
+            assert_eq!(validate_issuer(bad), Err(IssuerError::PlainHttp), "{bad}");
         }
     }
 }

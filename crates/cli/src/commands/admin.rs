@@ -92,7 +92,7 @@ pub async fn clients(auth: &AuthServer, cmd: ClientsCommand) -> anyhow::Result<(
             }
         }
         ClientsCommand::List { json } => {
-            let list = auth.store().clients().await?;
+            let list = auth.clients().await?;
             if json {
                 println!("{}", serde_json::Value::Array(list.iter().map(client_json).collect()));
             } else if list.is_empty() {
@@ -105,13 +105,11 @@ pub async fn clients(auth: &AuthServer, cmd: ClientsCommand) -> anyhow::Result<(
             }
         }
         ClientsCommand::Show { client_id, json } => {
-            let c = auth.store().client(&client_id).await?.ok_or_else(|| anyhow!("no client with id `{client_id}`"))?;
+            let c = auth.client(&client_id).await?.ok_or_else(|| anyhow!("no client with id `{client_id}`"))?;
             if json { println!("{}", client_json(&c)) } else { print_client(&c) }
         }
         ClientsCommand::Remove { client_id } => {
-            if !auth.store().delete_client(&client_id).await? {
-                bail!("no client with id `{client_id}`");
-            }
+            auth.delete_client(&client_id).await?;
             println!("removed client {client_id}");
         }
         ClientsCommand::Introspection { client_id, setting } => {
@@ -155,14 +153,12 @@ pub async fn users(auth: &AuthServer, cmd: UsersCommand) -> anyhow::Result<()> {
             println!("added user {} (id {})", user.username, user.id);
         }
         UsersCommand::List => {
-            for u in auth.store().users().await? {
+            for u in auth.users().await? {
                 println!("{}  {}", u.id, u.username);
             }
         }
         UsersCommand::Remove { username } => {
-            if !auth.store().delete_user(&username).await? {
-                bail!("no user `{username}`");
-            }
+            auth.delete_user(&username).await?;
             println!("removed user {username}");
         }
         UsersCommand::RevokeConsent { username, client_id } => {
@@ -182,7 +178,7 @@ pub async fn keys(auth: &AuthServer, cmd: KeysCommand) -> anyhow::Result<()> {
     let now = auth.now();
     match cmd {
         KeysCommand::List => {
-            let keys = auth.store().all_signing_keys().await?;
+            let keys = auth.signing_keys().await?;
             let signing = auth.keys().signing_kid(now).await?;
             println!(
                 "{:<24} {:<6} {:<10} {:<12} {:<12} {:<12}",

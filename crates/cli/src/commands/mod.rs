@@ -98,7 +98,11 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
 
 /// The authorization server of a configuration.
 pub async fn auth_server(config: &Config) -> anyhow::Result<AuthServer> {
-    let store = open_store(config).await?;
+    auth_server_on(open_store(config).await?, config).await
+}
+
+/// The authorization server of a configuration, on a store already open.
+pub async fn auth_server_on(store: Store, config: &Config) -> anyhow::Result<AuthServer> {
     Ok(AuthServer::new(store, config.settings(), Arc::new(SystemClock)).await?)
 }
 

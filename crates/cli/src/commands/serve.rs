@@ -8,7 +8,9 @@ use crate::lifecycle::{shutdown_signal, spawn_janitor};
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let addr = config.bind_addr()?;
-    let auth = super::auth_server(&config).await?;
+    // The binary opened the store, so it closes it (and reports on its pool) too.
+    let store = super::open_store(&config).await?;
+    let auth = super::auth_server_on(store.clone(), &config).await?;
     let listener =
         tokio::net::TcpListener::bind(addr).await.with_context(|| format!("bind: cannot listen on {addr}"))?;
     let metrics = match config.metrics_addr()? {
@@ -21,7 +23,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     };
     if let Some(listener) = metrics {
         let addr = listener.local_addr()?;
-        let server = latchkey_server::serve_metrics(listener, auth.store().clone(), shutdown_signal());
+        let server = latchkey_server::serve_metrics(listener, store.clone(), shutdown_signal());
         tokio::spawn(async move {
             if let Err(e) = server.await {
                 tracing::error!(error = %e, "metrics listener failed");
@@ -30,7 +32,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tracing::info!(address = %addr, "metrics at /metrics");
     }
     spawn_janitor(auth.clone());
-    let store = auth.store().clone();
     tokio::task::spawn_blocking(latchkey_flows::warm_up_crypto);
     let state = AppState::new(auth)?;
     let options = config.serve_options();

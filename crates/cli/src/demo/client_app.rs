@@ -101,7 +101,7 @@ impl App {
         let (id, new) = match session_id(headers).filter(|id| sessions.contains_key(id)) {
             Some(id) => (id, false),
             None => {
-                let id = latchkey_flows::secrets::random_b64(16).unwrap_or_else(|_| now().to_string());
+                let id = latchkey_client::random_token(16).unwrap_or_else(|_| now().to_string());
                 sessions.insert(id.clone(), Session::default());
                 (id, true)
             }

@@ -91,13 +91,13 @@ pub async fn start(port: u16, db: &Path, access_token_ttl: i64) -> anyhow::Resul
 
     // Seed the demo user and a fresh registration of the demo client.
     let password = Password::new(DEMO_PASSWORD);
-    if store.user_by_name(DEMO_USER).await?.is_some() {
+    if auth.users().await?.iter().any(|u| u.username == DEMO_USER) {
         auth.set_password(DEMO_USER, &password).await?;
     } else {
         auth.add_user(DEMO_USER, &password).await?;
     }
-    for old in store.clients().await?.into_iter().filter(|c| c.name == DEMO_CLIENT_NAME) {
-        store.delete_client(&old.id).await?;
+    for old in auth.clients().await?.into_iter().filter(|c| c.name == DEMO_CLIENT_NAME) {
+        auth.delete_client(&old.id).await?;
     }
     let issued = auth
         .add_client(NewClient {
@@ -116,7 +116,6 @@ pub async fn start(port: u16, db: &Path, access_token_ttl: i64) -> anyhow::Resul
         }
     };
     crate::lifecycle::spawn_janitor(auth.clone());
-    let store = auth.store().clone();
     let authorization_server = tokio::spawn(latchkey_server::serve(as_listener, AppState::new(auth)?, stop()));
     let api = api::router(&issuer, &api_url);
     let api_stop = stop();

@@ -30,7 +30,7 @@ async fn security_events_are_recorded_and_carry_no_secret() {
     t.token(&client, &form).await;
     let secret = t.auth.rotate_client_secret(&client.id).await.unwrap();
     t.auth.rotate_key(KeyAlg::Es256).await.unwrap();
-    let user = t.auth.store().user_by_name("alice").await.unwrap().unwrap();
+    let user = t.store.user_by_name("alice").await.unwrap().unwrap();
     t.auth.revoke_consent("alice", &client.id).await.unwrap();
 
     let events = t.auth.audit_trail(None, 100).await.unwrap();

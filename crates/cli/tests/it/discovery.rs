@@ -68,7 +68,7 @@ async fn healthz_and_readyz() {
     let t = TestServer::start().await;
     assert_eq!(t.http().get(format!("{}/healthz", t.url)).send().await.unwrap().status(), StatusCode::OK);
     assert_eq!(t.http().get(format!("{}/readyz", t.url)).send().await.unwrap().status(), StatusCode::OK);
-    t.auth.store().close().await;
+    t.store.close().await;
     assert_eq!(
         t.http().get(format!("{}/readyz", t.url)).send().await.unwrap().status(),
         StatusCode::SERVICE_UNAVAILABLE

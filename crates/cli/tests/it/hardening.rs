@@ -189,7 +189,7 @@ async fn removing_a_user_makes_every_token_of_theirs_inactive() {
     }
     // A client's own token (sub = client id) is not a user's.
     let own: Value = t.token(&jwt, &[("grant_type", "client_credentials")]).await.json().await.unwrap();
-    assert!(t.auth.store().delete_user("alice").await.unwrap());
+    assert!(t.store.delete_user("alice").await.unwrap());
     for at in &tokens {
         assert_eq!(introspect(&t, &rs, at).await, json!({"active": false}), "{at}");
     }

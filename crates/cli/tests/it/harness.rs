@@ -18,6 +18,8 @@ pub const PASSWORD: &str = "correct horse battery";
 pub struct TestServer {
     pub url: String,
     pub auth: AuthServer,
+    /// The store the harness opened (and gave the server): for checks beside the use cases.
+    pub store: Store,
     pub clock: ManualClock,
     pub db_url: String,
     _dir: tempfile::TempDir,
@@ -100,13 +102,13 @@ impl TestServer {
         let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
         let mut settings = Settings::new(url.clone());
         tweak(&mut settings);
-        let auth = AuthServer::new(store, settings, server_clock).await.unwrap();
+        let auth = AuthServer::new(store.clone(), settings, server_clock).await.unwrap();
         let state = AppState::new(auth.clone()).unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(latchkey_server::serve(listener, state, async move {
             let _ = rx.await;
         }));
-        TestServer { url, auth, clock, db_url, _dir: dir, shutdown: Some(tx) }
+        TestServer { url, auth, store, clock, db_url, _dir: dir, shutdown: Some(tx) }
     }
 
     pub async fn client_with(&self, req: NewClient) -> TestClient {

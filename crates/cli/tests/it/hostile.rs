@@ -45,7 +45,7 @@ async fn dump(t: &TestServer) -> String {
         out.push_str(&format!("{table}={n}\n"));
     }
     pool.close().await;
-    out.push_str(&serde_json::to_string(&t.auth.store().export(0).await.unwrap()).unwrap());
+    out.push_str(&serde_json::to_string(&t.store.export(0).await.unwrap()).unwrap());
     out
 }
 

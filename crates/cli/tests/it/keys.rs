@@ -97,27 +97,26 @@ async fn private_keys_are_encrypted_at_rest_when_a_secret_is_set() {
     let t = TestServer::start_with(|s| s.keys.encryption_secret = Some(secret.into())).await;
     let client = t.confidential_client().await;
     token(&t, &client).await;
-    let rows = t.auth.store().signing_keys(0).await.unwrap();
+    let rows = t.store.signing_keys(0).await.unwrap();
     assert!(rows.iter().all(|k| k.encrypted));
     // So is the key that seals authorization codes: a marker byte, then nonce, key and tag.
-    let code_key = t.auth.store().server_secret("code_sealing_key", b"", 0).await.unwrap();
+    let code_key = t.store.server_secret("code_sealing_key", b"", 0).await.unwrap();
     assert_eq!((code_key[0], code_key.len()), (1, 1 + 12 + 32 + 16));
     // And the key that derives refresh-token successors.
-    let refresh_key = t.auth.store().server_secret("refresh_successor_key", b"", 0).await.unwrap();
+    let refresh_key = t.store.server_secret("refresh_successor_key", b"", 0).await.unwrap();
     assert_eq!((refresh_key[0], refresh_key.len()), (1, 1 + 12 + 32 + 16));
     let policy = |s: Option<&str>| KeyPolicy { encryption_secret: s.map(Into::into), ..KeyPolicy::default() };
     let now = t.auth.now();
-    let err = KeyRing::load_or_create(t.auth.store(), policy(None), now).await.unwrap_err();
+    let err = KeyRing::load_or_create(&t.store, policy(None), now).await.unwrap_err();
     assert!(err.to_string().contains("key_encryption_secret"), "{err}");
-    let err =
-        KeyRing::load_or_create(t.auth.store(), policy(Some("wrong secret, long enough")), now).await.unwrap_err();
+    let err = KeyRing::load_or_create(&t.store, policy(Some("wrong secret, long enough")), now).await.unwrap_err();
     assert!(err.to_string().contains("decrypt"), "{err}");
-    KeyRing::load_or_create(t.auth.store(), policy(Some(secret)), now).await.unwrap();
+    KeyRing::load_or_create(&t.store, policy(Some(secret)), now).await.unwrap();
     // A start with another secret is refused, and says how to change it.
     let mut settings = t.auth.settings().clone();
     settings.keys.encryption_secret = Some("wrong secret, long enough".into());
     let clock = std::sync::Arc::new(latchkey_flows::SystemClock);
-    let err = latchkey_flows::AuthServer::new(t.auth.store().clone(), settings, clock).await.err().unwrap();
+    let err = latchkey_flows::AuthServer::new(t.store.clone(), settings, clock).await.err().unwrap();
     assert!(err.to_string().contains("latchkey keys rekey"), "{err}");
 }
 

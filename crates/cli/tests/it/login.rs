@@ -86,7 +86,7 @@ async fn issue_13_a_full_hashing_queue_answers_503_with_retry_after() {
     assert_eq!(retry_after(&res), 1);
     assert!(res.text().await.unwrap().contains("The server is busy"));
     let now = t.clock.now();
-    let counted = t.auth.store().login_failures("user-ip:u2|127.0.0.1", now).await.unwrap();
+    let counted = t.store.login_failures("user-ip:u2|127.0.0.1", now).await.unwrap();
     assert_eq!(counted.map_or(0, |c| c.0), 0, "a refused attempt gives its reservation back");
     drop(hold);
     for task in queued {

@@ -102,7 +102,7 @@ async fn rfc7591_3_2_2_bad_metadata_gets_the_rfc_error_and_registers_nothing() {
         .await
         .unwrap();
     assert_eq!(error_code(res).await, "invalid_client_metadata");
-    assert!(t.auth.store().clients().await.unwrap().is_empty(), "nothing registered");
+    assert!(t.store.clients().await.unwrap().is_empty(), "nothing registered");
 }
 
 #[tokio::test]
@@ -184,7 +184,7 @@ async fn rfc7592_2_read_update_and_delete_with_the_registration_access_token() {
     assert_eq!(res.status(), StatusCode::OK);
     let updated: Value = res.json().await.unwrap();
     assert_eq!(updated["redirect_uris"], json!(["https://dyn.example/new"]));
-    assert_eq!(t.auth.store().client(id).await.unwrap().unwrap().name, "Renamed");
+    assert_eq!(t.store.client(id).await.unwrap().unwrap().name, "Renamed");
     let wrong_id = json!({"client_id": "other", "redirect_uris": ["https://dyn.example/new"]});
     assert_eq!(
         error_code(t.http().put(uri).bearer_auth(rat).json(&wrong_id).send().await.unwrap()).await,

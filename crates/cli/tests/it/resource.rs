@@ -53,7 +53,7 @@ impl Api {
 
     /// Signs arbitrary claims with the server's own key (to build expired or odd tokens).
     async fn forge(&self, typ: &str, claims: Value) -> String {
-        let key = &self.t.auth.store().signing_keys(0).await.unwrap()[0];
+        let key = &self.t.store.signing_keys(0).await.unwrap()[0];
         let mut header = Header::new(Algorithm::ES256);
         header.typ = Some(typ.into());
         header.kid = Some(key.kid.clone());
@@ -139,7 +139,7 @@ async fn rfc6750_3_1_bad_tokens_are_401_invalid_token() {
     let mut foreign = Header::new(Algorithm::ES256);
     foreign.typ = Some("at+jwt".into());
     foreign.kid = Some("someone-elses-key".into());
-    let key = &api.t.auth.store().signing_keys(0).await.unwrap()[0];
+    let key = &api.t.store.signing_keys(0).await.unwrap()[0];
     let foreign =
         jsonwebtoken::encode(&foreign, &api.claims(600), &EncodingKey::from_ec_der(&key.private_der)).unwrap();
 

@@ -34,7 +34,7 @@ async fn rfc6749_4_1_3_code_exchange_gives_rfc9068_tokens_with_no_store() {
     assert_eq!(header["typ"], "at+jwt");
     assert_eq!(header["alg"], "ES256");
     assert!(header["kid"].is_string());
-    let user = t.auth.store().user_by_name("alice").await.unwrap().unwrap();
+    let user = t.store.user_by_name("alice").await.unwrap().unwrap();
     assert_eq!(claims["sub"], user.id.as_str());
     assert_eq!(claims["iss"], t.url.as_str());
     assert_eq!(claims["aud"], t.url.as_str());
@@ -110,7 +110,7 @@ async fn rfc6749_4_1_2_a_removed_accounts_code_redeems_nothing() {
     let client = t.confidential_client().await;
     t.user("alice").await;
     let code = t.code_for(&client, "alice").await;
-    assert!(t.auth.store().delete_user("alice").await.unwrap());
+    assert!(t.store.delete_user("alice").await.unwrap());
     let res = t.token(&client, &code_form(&code, &client)).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let body: Value = res.json().await.unwrap();

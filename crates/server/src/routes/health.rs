@@ -12,7 +12,7 @@ pub async fn healthz() -> &'static str {
 
 /// `/readyz`: the database answers too.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    match state.auth.store().ping().await {
+    match state.auth.ping().await {
         Ok(()) => (StatusCode::OK, "ready"),
         Err(e) => {
             tracing::warn!(error = %e, "not ready");

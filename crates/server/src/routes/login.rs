@@ -150,8 +150,8 @@ fn is_local_path(p: &str) -> bool {
 async fn client_name(state: &AppState, return_to: &str) -> Option<String> {
     let query = return_to.strip_prefix("/authorize?")?;
     let params = Params::parse(query.as_bytes()).ok()?;
-    let client = state.auth.store().client(params.get("client_id")?).await.ok()??;
-    Some(client.name)
+    let client = state.auth.client(params.get("client_id")?).await.ok()??;
+    Some(client.name.clone())
 }
 
 /// `POST /logout`.
