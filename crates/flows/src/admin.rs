@@ -47,13 +47,13 @@ fn check_username(username: &str) -> Result<(), FlowError> {
     let ok = !username.is_empty()
         && username.chars().count() <= 64
         && !username.chars().any(|c| c.is_whitespace() || c.is_control());
-    if ok { Ok(()) } else { Err(FlowError::Invalid("a username has 1 to 64 characters, without spaces".into())) }
+    if ok { Ok(()) } else { Err(FlowError::Admin("a username has 1 to 64 characters, without spaces".into())) }
 }
 
 fn check_password(password: &Password) -> Result<(), FlowError> {
     let n = password.expose().chars().count();
     if !(8..=1024).contains(&n) {
-        return Err(FlowError::Invalid("a password has at least 8 characters".into()));
+        return Err(FlowError::Admin("a password has at least 8 characters".into()));
     }
     Ok(())
 }
@@ -63,22 +63,22 @@ impl AuthServer {
     pub async fn add_client(&self, req: NewClient) -> Result<NewClientIssued, FlowError> {
         let name = req.name.trim();
         if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
-            return Err(FlowError::Invalid(format!("a client name has 1 to {MAX_NAME} printable characters")));
+            return Err(FlowError::Admin(format!("a client name has 1 to {MAX_NAME} printable characters")));
         }
         for uri in &req.redirect_uris {
             if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                return Err(FlowError::Invalid(format!("redirect URI `{uri}` contains whitespace")));
+                return Err(FlowError::Admin(format!("redirect URI `{uri}` contains whitespace")));
             }
-            redirect::validate_registered(uri).map_err(|e| FlowError::Invalid(e.description.into_owned()))?;
+            redirect::validate_registered(uri).map_err(|e| FlowError::Admin(e.description.into_owned()))?;
         }
         let scopes = if req.scopes.is_empty() {
             None
         } else {
             let asked =
-                Scope::parse(&req.scopes.join(" ")).map_err(|e| FlowError::Invalid(e.description.into_owned()))?;
+                Scope::parse(&req.scopes.join(" ")).map_err(|e| FlowError::Admin(e.description.into_owned()))?;
             let unknown = asked.difference(&self.settings.scope_set());
             if !unknown.is_empty() {
-                return Err(FlowError::Invalid(format!(
+                return Err(FlowError::Admin(format!(
                     "unknown scope(s): {unknown}; the server offers: {}",
                     self.settings.scope_set()
                 )));
@@ -86,7 +86,7 @@ impl AuthServer {
             // RFC 6749 §3.3: a grant needs at least one scope token; an empty list would
             // make every authorization one the user was never asked about (§10.2).
             if asked.is_empty() {
-                return Err(FlowError::Invalid("--scope names no scope; leave it out to allow every scope".into()));
+                return Err(FlowError::Admin("--scope names no scope; leave it out to allow every scope".into()));
             }
             Some(asked)
         };
@@ -102,15 +102,15 @@ impl AuthServer {
         grant_types.sort();
         grant_types.dedup();
         if grant_types.is_empty() {
-            return Err(FlowError::Invalid(
+            return Err(FlowError::Admin(
                 "a public client needs --redirect-uri for the authorization code grant".into(),
             ));
         }
         if grant_types.contains(&GrantType::AuthorizationCode) && req.redirect_uris.is_empty() {
-            return Err(FlowError::Invalid("the authorization_code grant needs at least one --redirect-uri".into()));
+            return Err(FlowError::Admin("the authorization_code grant needs at least one --redirect-uri".into()));
         }
         if req.public && grant_types.contains(&GrantType::ClientCredentials) {
-            return Err(FlowError::Invalid("a public client cannot use client_credentials (RFC 6749 §4.4)".into()));
+            return Err(FlowError::Admin("a public client cannot use client_credentials (RFC 6749 §4.4)".into()));
         }
         let secret = if req.public {
             None
@@ -138,10 +138,10 @@ impl AuthServer {
     /// Gives a confidential client a new secret; the old one stops working at once.
     pub async fn rotate_client_secret(&self, client_id: &str) -> Result<ClientSecret, FlowError> {
         let Some(client) = self.store.client(client_id).await? else {
-            return Err(FlowError::Invalid(format!("no client with id `{client_id}`")));
+            return Err(FlowError::Admin(format!("no client with id `{client_id}`")));
         };
         if client.client_type() == ClientType::Public {
-            return Err(FlowError::Invalid("a public client has no secret".into()));
+            return Err(FlowError::Admin("a public client has no secret".into()));
         }
         let secret = ClientSecret::new(secrets::new_secret(secrets::CLIENT_SECRET_PREFIX)?);
         self.store.set_client_secret(client_id, &SecretHash::of(secret.expose())).await?;
@@ -158,7 +158,7 @@ impl AuthServer {
     /// or takes that away.
     pub async fn set_client_introspection(&self, client_id: &str, allowed: bool) -> Result<(), FlowError> {
         if !self.store.set_client_introspection(client_id, allowed).await? {
-            return Err(FlowError::Invalid(format!("no client with id `{client_id}`")));
+            return Err(FlowError::Admin(format!("no client with id `{client_id}`")));
         }
         self.clients.forget(client_id);
         Ok(())
@@ -176,7 +176,7 @@ impl AuthServer {
         };
         match self.store.insert_user(&user).await {
             Ok(()) => Ok(user),
-            Err(StoreError::Conflict) => Err(FlowError::Invalid(format!("user `{username}` exists already"))),
+            Err(StoreError::Conflict) => Err(FlowError::Admin(format!("user `{username}` exists already"))),
             Err(e) => Err(e.into()),
         }
     }
@@ -187,10 +187,10 @@ impl AuthServer {
         check_password(password)?;
         let hash = self.hash_password(password).await?;
         let Some(user) = self.store.user_by_name(username).await? else {
-            return Err(FlowError::Invalid(format!("no user `{username}`")));
+            return Err(FlowError::Admin(format!("no user `{username}`")));
         };
         if !self.store.set_password_hash(username, &hash).await? {
-            return Err(FlowError::Invalid(format!("no user `{username}`")));
+            return Err(FlowError::Admin(format!("no user `{username}`")));
         }
         let revoked = self.store.revoke_user_families(&user.id, None, self.now()).await?;
         let detail = Some(format!("{revoked} refresh tokens revoked"));
@@ -235,10 +235,10 @@ impl AuthServer {
     /// Withdraws a user's remembered consent for a client: the next authorization asks again.
     pub async fn revoke_consent(&self, username: &str, client_id: &str) -> Result<(), FlowError> {
         let Some(user) = self.store.user_by_name(username).await? else {
-            return Err(FlowError::Invalid(format!("no user `{username}`")));
+            return Err(FlowError::Admin(format!("no user `{username}`")));
         };
         if !self.store.delete_consent(&user.id, client_id).await? {
-            return Err(FlowError::Invalid(format!("`{username}` has no consent for client `{client_id}`")));
+            return Err(FlowError::Admin(format!("`{username}` has no consent for client `{client_id}`")));
         }
         // What the consent allowed ends with it: the client's refresh families for this
         // user, and the access tokens issued from them.

@@ -66,7 +66,7 @@ impl std::str::FromStr for KeyAlg {
             "ES256" => Ok(KeyAlg::Es256),
             "EdDSA" => Ok(KeyAlg::EdDsa),
             "RS256" => Ok(KeyAlg::Rs256),
-            other => Err(FlowError::Invalid(format!("algorithm `{other}` is not ES256, EdDSA or RS256"))),
+            other => Err(FlowError::Admin(format!("algorithm `{other}` is not ES256, EdDSA or RS256"))),
         }
     }
 }
@@ -449,12 +449,12 @@ impl KeyRing {
         let keys = self.store.signing_keys(now - self.policy.publish_after_retire).await?;
         let other_can_sign = keys.iter().any(|k| k.kid != kid && k.retired_at.is_none());
         if !other_can_sign {
-            return Err(FlowError::Invalid(format!(
+            return Err(FlowError::Admin(format!(
                 "`{kid}` is the last key that can sign; run `latchkey keys rotate` first"
             )));
         }
         if !self.store.retire_signing_key(kid, now).await? {
-            return Err(FlowError::Invalid(format!("no active key `{kid}`")));
+            return Err(FlowError::Admin(format!("no active key `{kid}`")));
         }
         self.reload(now).await?;
         Ok(())
