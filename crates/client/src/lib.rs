@@ -6,6 +6,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+pub use latchkey_protocol::ErrorCode;
 use latchkey_protocol::client_auth::basic_header;
 use latchkey_protocol::error::ErrorBody;
 use latchkey_protocol::form::Params;
@@ -17,6 +18,37 @@ use std::time::Duration;
 
 pub use latchkey_protocol::device::DeviceAuthorization;
 
+/// The `error` code of a server's answer: one of [`ErrorCode`], or another (an RFC 6749
+/// §8.5 extension, or RFC 6750's `invalid_token` from a registration endpoint).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReceivedCode {
+    /// A code of RFC 6749 and the RFCs Latchkey implements.
+    Known(ErrorCode),
+    /// Any other code, as received.
+    Other(String),
+}
+
+impl ReceivedCode {
+    /// Reads the `error` parameter.
+    pub fn parse(text: &str) -> ReceivedCode {
+        ErrorCode::parse(text).map_or_else(|| ReceivedCode::Other(text.to_owned()), ReceivedCode::Known)
+    }
+
+    /// The code as it appeared on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ReceivedCode::Known(code) => code.as_str(),
+            ReceivedCode::Other(text) => text,
+        }
+    }
+}
+
+impl std::fmt::Display for ReceivedCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Why a client call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -24,7 +56,7 @@ pub enum ClientError {
     #[error("{error}: {}", description.as_deref().unwrap_or(""))]
     OAuth {
         /// The `error` code.
-        error: String,
+        error: ReceivedCode,
         /// The `error_description`, if any.
         description: Option<String>,
         /// The HTTP status (0 for an error delivered by redirect).
@@ -179,7 +211,7 @@ impl OAuthClient {
         }
         if let Some(error) = params.get("error") {
             return Err(ClientError::OAuth {
-                error: error.to_owned(),
+                error: ReceivedCode::parse(error),
                 description: params.get("error_description").map(str::to_owned),
                 status: 0,
             });
@@ -272,12 +304,13 @@ impl OAuthClient {
         loop {
             tokio::time::sleep(Duration::from_secs(interval as u64)).await;
             match self.token(&[("grant_type", GRANT_DEVICE), ("device_code", &auth.device_code)]).await {
-                Err(ClientError::OAuth { error, .. }) if error == "authorization_pending" => {}
-                Err(ClientError::OAuth { error, .. }) if error == "slow_down" => interval += 5,
+                Err(ClientError::OAuth { error: ReceivedCode::Known(ErrorCode::AuthorizationPending), .. }) => {}
+                Err(ClientError::OAuth { error: ReceivedCode::Known(ErrorCode::SlowDown), .. }) => interval += 5,
                 other => return other,
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(ClientError::OAuth { error: "expired_token".into(), description: None, status: 400 });
+                let error = ReceivedCode::Known(ErrorCode::ExpiredToken);
+                return Err(ClientError::OAuth { error, description: None, status: 400 });
             }
         }
     }
@@ -320,9 +353,11 @@ const GRANT_DEVICE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 /// Reads an RFC 6749 §5.2 error body.
 fn oauth_error(status: reqwest::StatusCode, bytes: &[u8]) -> ClientError {
     match serde_json::from_slice::<ErrorBody>(bytes) {
-        Ok(body) => {
-            ClientError::OAuth { error: body.error, description: body.error_description, status: status.as_u16() }
-        }
+        Ok(body) => ClientError::OAuth {
+            error: ReceivedCode::parse(&body.error),
+            description: body.error_description,
+            status: status.as_u16(),
+        },
         Err(_) => ClientError::Http(format!("the server answered {status}")),
     }
 }
@@ -370,4 +405,26 @@ pub async fn manage_registration(
         return Ok(serde_json::Value::Null);
     }
     serde_json::from_slice(&bytes).map_err(|e| ClientError::Http(format!("bad registration response: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc6749_5_2_error_codes_are_typed_and_other_codes_kept() {
+        assert_eq!(ReceivedCode::parse("slow_down"), ReceivedCode::Known(ErrorCode::SlowDown));
+        // RFC 6750 §3.1, answered by an RFC 7592 registration endpoint.
+        let other = ReceivedCode::parse("invalid_token");
+        assert_eq!(other, ReceivedCode::Other("invalid_token".into()));
+        assert_eq!(other.to_string(), "invalid_token");
+        let e = oauth_error(reqwest::StatusCode::BAD_REQUEST, br#"{"error":"authorization_pending"}"#);
+        assert!(
+            matches!(
+                e,
+                ClientError::OAuth { error: ReceivedCode::Known(ErrorCode::AuthorizationPending), status: 400, .. }
+            ),
+            "{e}"
+        );
+    }
 }

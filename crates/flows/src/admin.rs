@@ -47,13 +47,13 @@ fn check_username(username: &str) -> Result<(), FlowError> {
     let ok = !username.is_empty()
         && username.chars().count() <= 64
         && !username.chars().any(|c| c.is_whitespace() || c.is_control());
-    if ok { Ok(()) } else { Err(FlowError::Invalid("a username has 1 to 64 characters, without spaces".into())) }
+    if ok { Ok(()) } else { Err(FlowError::Admin("a username has 1 to 64 characters, without spaces".into())) }
 }
 
 fn check_password(password: &Password) -> Result<(), FlowError> {
     let n = password.expose().chars().count();
     if !(8..=1024).contains(&n) {
-        return Err(FlowError::Invalid("a password has at least 8 characters".into()));
+        return Err(FlowError::Admin("a password has at least 8 characters".into()));
     }
     Ok(())
 }
@@ -63,7 +63,7 @@ impl AuthServer {
     /// The rules are those of every registration ([`registration::check_client`]); the
     /// operator may also name `http://localhost` (RFC 8252 §8.3, [`RegisteredBy::Operator`]).
     pub async fn add_client(&self, req: NewClient) -> Result<NewClientIssued, FlowError> {
-        let invalid = |e: OAuthError| FlowError::Invalid(e.description.into_owned());
+        let invalid = |e: OAuthError| FlowError::Admin(e.description.into_owned());
         let mut grant_types = req.grant_types.clone();
         if grant_types.is_empty() {
             if !req.redirect_uris.is_empty() {
@@ -73,7 +73,7 @@ impl AuthServer {
                 grant_types.push(GrantType::ClientCredentials);
             }
             if grant_types.is_empty() {
-                return Err(FlowError::Invalid(
+                return Err(FlowError::Admin(
                     "a public client needs --redirect-uri for the authorization code grant".into(),
                 ));
             }
@@ -121,10 +121,10 @@ impl AuthServer {
     /// Gives a confidential client a new secret; the old one stops working at once.
     pub async fn rotate_client_secret(&self, client_id: &str) -> Result<ClientSecret, FlowError> {
         let Some(client) = self.store.client(client_id).await? else {
-            return Err(FlowError::Invalid(format!("no client with id `{client_id}`")));
+            return Err(FlowError::Admin(format!("no client with id `{client_id}`")));
         };
         if client.client_type() == ClientType::Public {
-            return Err(FlowError::Invalid("a public client has no secret".into()));
+            return Err(FlowError::Admin("a public client has no secret".into()));
         }
         let secret = ClientSecret::new(secrets::new_secret(secrets::CLIENT_SECRET_PREFIX)?);
         self.store.set_client_secret(client_id, &SecretHash::of(secret.expose())).await?;
@@ -145,7 +145,7 @@ impl AuthServer {
     /// Deletes a client and everything issued to it.
     pub async fn delete_client(&self, client_id: &str) -> Result<(), FlowError> {
         if !self.remove_client(client_id, Some("cli")).await? {
-            return Err(FlowError::Invalid(format!("no client with id `{client_id}`")));
+            return Err(FlowError::Admin(format!("no client with id `{client_id}`")));
         }
         Ok(())
     }
@@ -166,7 +166,7 @@ impl AuthServer {
     /// or takes that away.
     pub async fn set_client_introspection(&self, client_id: &str, allowed: bool) -> Result<(), FlowError> {
         if !self.store.set_client_introspection(client_id, allowed).await? {
-            return Err(FlowError::Invalid(format!("no client with id `{client_id}`")));
+            return Err(FlowError::Admin(format!("no client with id `{client_id}`")));
         }
         self.clients.forget(client_id);
         Ok(())
@@ -184,7 +184,7 @@ impl AuthServer {
         };
         match self.store.insert_user(&user).await {
             Ok(()) => Ok(user),
-            Err(StoreError::Conflict) => Err(FlowError::Invalid(format!("user `{username}` exists already"))),
+            Err(StoreError::Conflict) => Err(FlowError::Admin(format!("user `{username}` exists already"))),
             Err(e) => Err(e.into()),
         }
     }
@@ -198,7 +198,7 @@ impl AuthServer {
     /// refresh families.
     pub async fn delete_user(&self, username: &str) -> Result<(), FlowError> {
         if !self.store.delete_user(username).await? {
-            return Err(FlowError::Invalid(format!("no user `{username}`")));
+            return Err(FlowError::Admin(format!("no user `{username}`")));
         }
         Ok(())
     }
@@ -209,10 +209,10 @@ impl AuthServer {
         check_password(password)?;
         let hash = self.hash_password(password).await?;
         let Some(user) = self.store.user_by_name(username).await? else {
-            return Err(FlowError::Invalid(format!("no user `{username}`")));
+            return Err(FlowError::Admin(format!("no user `{username}`")));
         };
         if !self.store.set_password_hash(username, &hash).await? {
-            return Err(FlowError::Invalid(format!("no user `{username}`")));
+            return Err(FlowError::Admin(format!("no user `{username}`")));
         }
         let revoked = self.store.revoke_user_families(&user.id, None, self.now()).await?;
         let detail = Some(format!("{revoked} refresh tokens revoked"));
@@ -262,10 +262,10 @@ impl AuthServer {
     /// Withdraws a user's remembered consent for a client: the next authorization asks again.
     pub async fn revoke_consent(&self, username: &str, client_id: &str) -> Result<(), FlowError> {
         let Some(user) = self.store.user_by_name(username).await? else {
-            return Err(FlowError::Invalid(format!("no user `{username}`")));
+            return Err(FlowError::Admin(format!("no user `{username}`")));
         };
         if !self.store.delete_consent(&user.id, client_id).await? {
-            return Err(FlowError::Invalid(format!("`{username}` has no consent for client `{client_id}`")));
+            return Err(FlowError::Admin(format!("`{username}` has no consent for client `{client_id}`")));
         }
         // What the consent allowed ends with it: the client's refresh families for this
         // user, and the access tokens issued from them.

@@ -73,6 +73,12 @@ fn guess_key(user: &User) -> String {
     format!("user:{}", user.id)
 }
 
+/// The scope of a device code row. It was stored from a parsed scope, so one that does not
+/// parse is corrupt data, not the client's mistake.
+fn stored_scope(text: &str) -> Result<Scope, FlowError> {
+    Scope::parse(text).map_err(|e| FlowError::Corrupt(format!("device code scope `{text}`: {}", e.description)))
+}
+
 fn new_user_code() -> Result<String, FlowError> {
     let mut out = String::with_capacity(8);
     while out.len() < 8 {
@@ -131,7 +137,7 @@ impl AuthServer {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(FlowError::Crypto("could not find a free user code".into()))
+        Err(FlowError::Internal("could not find a free user code in 5 draws".into()))
     }
 
     /// §5.1: "the authorization server SHOULD rate-limit user code attempts". Every path
@@ -167,7 +173,7 @@ impl AuthServer {
         let Some(row) = found else { return Ok(UserCodeCheck::Unknown) };
         self.forgive_guess(user, now).await?;
         let Some(client) = self.store.client(&row.client_id).await? else { return Ok(UserCodeCheck::Unknown) };
-        let scope = Scope::parse(&row.scope).map_err(|_| FlowError::Invalid("stored scope".into()))?;
+        let scope = stored_scope(&row.scope)?;
         Ok(UserCodeCheck::Pending {
             user_code: row.user_code,
             client: Box::new(client),
@@ -230,7 +236,7 @@ impl AuthServer {
                 if !self.store.consume_device_code(&hash, now).await? {
                     return Err(OAuthError::invalid_grant("the device code was already used").into());
                 }
-                let scope = Scope::parse(&row.scope).map_err(|_| FlowError::Invalid("stored scope".into()))?;
+                let scope = stored_scope(&row.scope)?;
                 let family = self.new_refresh_family(client, user_id, &scope)?;
                 if let Some((_, row)) = &family {
                     self.store.insert_refresh_token(row).await?;

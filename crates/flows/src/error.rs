@@ -4,7 +4,8 @@ use latchkey_protocol::OAuthError;
 use latchkey_protocol::authorize::AuthorizeError;
 use latchkey_store::StoreError;
 
-/// Why a use case failed: a protocol error the client is told, or an outage.
+/// Why a use case failed: a protocol error the client is told, the operator's mistake, or
+/// something that should never happen (an outage, corrupt data).
 #[derive(Debug, thiserror::Error)]
 pub enum FlowError {
     /// An RFC error for the client (token endpoint style).
@@ -13,9 +14,18 @@ pub enum FlowError {
     /// An authorization endpoint error: shown to the user or redirected to the client.
     #[error("{}", .0.error())]
     Authorize(AuthorizeError),
-    /// Invalid administrative input (CLI), with a message for the operator.
+    /// Input the operator typed (CLI administration), with a message for the operator.
+    /// No HTTP request leads here.
     #[error("{0}")]
-    Invalid(String),
+    Admin(String),
+    /// Stored data that does not read back (a row breaking a rule it was written under).
+    /// Not the client's fault: answered as `server_error`, the cause only logged.
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+    /// A condition that should never happen and is nobody's input (no free user code
+    /// after several draws). Answered as `server_error`, the cause only logged.
+    #[error("internal: {0}")]
+    Internal(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -66,7 +66,7 @@ impl std::str::FromStr for KeyAlg {
             "ES256" => Ok(KeyAlg::Es256),
             "EdDSA" => Ok(KeyAlg::EdDsa),
             "RS256" => Ok(KeyAlg::Rs256),
-            other => Err(FlowError::Invalid(format!("algorithm `{other}` is not ES256, EdDSA or RS256"))),
+            other => Err(FlowError::Admin(format!("algorithm `{other}` is not ES256, EdDSA or RS256"))),
         }
     }
 }
@@ -451,7 +451,7 @@ impl KeyRing {
         let keys = self.store.signing_keys(now - self.policy.publish_after_retire).await?;
         let unretired = |k: &&SigningKeyRow| k.kid != kid && k.retired_at.is_none();
         if !keys.iter().filter(unretired).any(|k| k.activates_at <= now) {
-            return Err(FlowError::Invalid(match keys.iter().filter(unretired).map(|k| k.activates_at).min() {
+            return Err(FlowError::Admin(match keys.iter().filter(unretired).map(|k| k.activates_at).min() {
                 Some(at) => format!(
                     "`{kid}` is the last key that signs now; the next key signs in {} s: retire it then",
                     at - now
@@ -460,7 +460,7 @@ impl KeyRing {
             }));
         }
         if !self.store.retire_signing_key(kid, now).await? {
-            return Err(FlowError::Invalid(format!("no active key `{kid}`, or it is the last key that signs now")));
+            return Err(FlowError::Admin(format!("no active key `{kid}`, or it is the last key that signs now")));
         }
         self.reload(now).await?;
         Ok(())

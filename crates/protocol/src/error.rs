@@ -67,6 +67,31 @@ impl ErrorCode {
         }
     }
 
+    /// The code whose wire form is `text`, or `None` for any other code: an extension
+    /// code (RFC 6749 §8.5) or a code of another RFC (RFC 6750 §3.1 `invalid_token`).
+    pub fn parse(text: &str) -> Option<ErrorCode> {
+        Some(match text {
+            "invalid_request" => ErrorCode::InvalidRequest,
+            "invalid_client" => ErrorCode::InvalidClient,
+            "invalid_grant" => ErrorCode::InvalidGrant,
+            "unauthorized_client" => ErrorCode::UnauthorizedClient,
+            "unsupported_grant_type" => ErrorCode::UnsupportedGrantType,
+            "invalid_scope" => ErrorCode::InvalidScope,
+            "access_denied" => ErrorCode::AccessDenied,
+            "unsupported_response_type" => ErrorCode::UnsupportedResponseType,
+            "server_error" => ErrorCode::ServerError,
+            "temporarily_unavailable" => ErrorCode::TemporarilyUnavailable,
+            "authorization_pending" => ErrorCode::AuthorizationPending,
+            "slow_down" => ErrorCode::SlowDown,
+            "expired_token" => ErrorCode::ExpiredToken,
+            "invalid_redirect_uri" => ErrorCode::InvalidRedirectUri,
+            "invalid_client_metadata" => ErrorCode::InvalidClientMetadata,
+            "invalid_software_statement" => ErrorCode::InvalidSoftwareStatement,
+            "unsupported_token_type" => ErrorCode::UnsupportedTokenType,
+            _ => return None,
+        })
+    }
+
     /// The HTTP status of this error at the token endpoint (RFC 6749 §5.2): 401 for a
     /// failed client authentication, 500/503 for outages, 400 for everything else.
     pub fn token_endpoint_status(self) -> u16 {
@@ -231,6 +256,28 @@ mod tests {
                     let body = ErrorBody::from(&e);
                     prop_assert!(inside_the_set(body.error_description.as_deref().unwrap_or("")));
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn rfc6749_5_2_every_error_code_parses_back_from_its_wire_form() {
+        let codes = CONSTRUCTORS.map(|make| make(String::new()).code);
+        for (i, code) in codes.into_iter().enumerate() {
+            assert_eq!(ErrorCode::parse(code.as_str()), Some(code));
+            assert!(codes[..i].iter().all(|other| other.as_str() != code.as_str()), "{} twice", code.as_str());
+        }
+        // RFC 6749 §8.5 extension codes, other RFCs' codes and near misses are not ours.
+        for other in ["", "invalid_token", "insufficient_scope", "Invalid_Request", "invalid_request ", "x"] {
+            assert_eq!(ErrorCode::parse(other), None, "{other:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn rfc6749_5_2_error_code_parser_never_panics_and_round_trips(text in "\\PC*") {
+            if let Some(code) = ErrorCode::parse(&text) {
+                prop_assert_eq!(code.as_str(), text.as_str());
             }
         }
     }

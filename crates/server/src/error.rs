@@ -4,6 +4,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use latchkey_flows::FlowError;
+use latchkey_protocol::authorize::AuthorizeError;
 use latchkey_protocol::error::ErrorBody;
 use latchkey_protocol::{ErrorCode, OAuthError};
 use latchkey_store::StoreError;
@@ -23,24 +24,62 @@ impl From<FlowError> for ApiError {
     }
 }
 
-/// Maps a use-case failure to what the client is told; outages are logged, not described.
-pub fn to_oauth(e: FlowError) -> OAuthError {
+/// What a use-case failure means to whoever made the request. Decided once, here, for the
+/// JSON endpoints ([`to_oauth`]) and the browser pages (`routes::browser::PageError`).
+#[derive(Clone)]
+pub enum Failure {
+    /// An RFC error the client (or the user, on a page) is told.
+    Told(OAuthError),
+    /// §4.1.2.1: an authorization error for the client's redirection endpoint, with `state`.
+    Redirect {
+        /// The validated redirection endpoint.
+        redirect_uri: String,
+        /// The client's `state`, returned exactly.
+        state: Option<String>,
+        /// The error.
+        error: OAuthError,
+    },
+    /// The database is unreachable: `temporarily_unavailable` (503). Logged, not described.
+    Unavailable,
+    /// Anything else that should never happen (a store error, corrupt data, a signing
+    /// failure): `server_error` (500). Logged with its cause, not described.
+    Internal,
+}
+
+/// Sorts a use-case failure into what the client is told and what only the log is told,
+/// counting store failures.
+pub fn classify(e: FlowError) -> Failure {
     match e {
-        FlowError::OAuth(e) => e,
-        FlowError::Authorize(a) => a.error().clone(),
-        FlowError::Invalid(msg) => OAuthError::invalid_request(msg),
+        FlowError::OAuth(e) | FlowError::Authorize(AuthorizeError::Show(e)) => Failure::Told(e),
+        FlowError::Authorize(AuthorizeError::Redirect { redirect_uri, state, error }) => {
+            Failure::Redirect { redirect_uri, state, error }
+        }
         FlowError::Store(StoreError::Unavailable(cause)) => {
             crate::metrics::store_error("unavailable");
             tracing::error!(%cause, "database unavailable");
-            OAuthError::temporarily_unavailable("the database is unavailable; retry later")
+            Failure::Unavailable
         }
-        other => {
+        // The operator's input comes from the command line; one reaching a request is a bug.
+        other @ (FlowError::Admin(_)
+        | FlowError::Corrupt(_)
+        | FlowError::Internal(_)
+        | FlowError::Store(_)
+        | FlowError::Crypto(_)) => {
             if matches!(other, FlowError::Store(_)) {
                 crate::metrics::store_error("other");
             }
             tracing::error!(error = %other, "internal error");
-            OAuthError::server_error("internal error")
+            Failure::Internal
         }
+    }
+}
+
+/// Maps a use-case failure to what a JSON endpoint answers (RFC 6749 §5.2).
+pub fn to_oauth(e: FlowError) -> OAuthError {
+    match classify(e) {
+        Failure::Told(e) | Failure::Redirect { error: e, .. } => e,
+        Failure::Unavailable => OAuthError::temporarily_unavailable("the database is unavailable; retry later"),
+        Failure::Internal => OAuthError::server_error("internal error"),
     }
 }
 

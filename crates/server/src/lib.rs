@@ -56,9 +56,8 @@ impl AppState {
 
 /// The router of the authorization server.
 pub fn router(state: AppState) -> Router {
-    let registration = state.auth.settings().registration != latchkey_flows::RegistrationPolicy::Off;
     metrics::handle();
-    routes::routes(registration)
+    routes::routes(&state)
         .route_layer(axum::middleware::from_fn(metrics::track))
         .with_state(state)
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))

@@ -1,6 +1,6 @@
 //! `latchkey-client` against the real server: revocation, introspection, registration.
 
-use latchkey_client::{ClientError, OAuthClient, manage_registration, register_client};
+use latchkey_client::{ClientError, ErrorCode, OAuthClient, ReceivedCode, manage_registration, register_client};
 use latchkey_flows::RegistrationPolicy;
 use serde_json::json;
 
@@ -33,8 +33,14 @@ async fn client_library_registers_introspects_and_revokes() {
     assert_eq!(read["client_name"], "Lib");
     manage_registration(reqwest::Method::DELETE, uri, rat, None).await.unwrap();
     let err = client.client_credentials(None).await.unwrap_err();
-    assert!(matches!(err, ClientError::OAuth { ref error, status: 401, .. } if error == "invalid_client"), "{err}");
+    assert!(
+        matches!(err, ClientError::OAuth { error: ReceivedCode::Known(ErrorCode::InvalidClient), status: 401, .. }),
+        "{err}"
+    );
     let err =
         register_client(&endpoint, None, &json!({"redirect_uris": ["http://evil.example/cb"]})).await.unwrap_err();
-    assert!(matches!(err, ClientError::OAuth { ref error, .. } if error == "invalid_redirect_uri"), "{err}");
+    assert!(
+        matches!(err, ClientError::OAuth { error: ReceivedCode::Known(ErrorCode::InvalidRedirectUri), .. }),
+        "{err}"
+    );
 }

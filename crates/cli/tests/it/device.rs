@@ -262,3 +262,36 @@ async fn rfc8628_5_1_wrong_user_codes_are_counted_across_instances() {
     })
     .await;
 }
+
+/// A device code row whose scope no longer parses is the server's fault, not the client's:
+/// `server_error` (RFC 6749 §5.2) with a generic description, and the 500 page on the
+/// verification page; the stored value is not echoed.
+#[tokio::test]
+async fn issue_18_rfc6749_5_2_a_corrupt_stored_scope_is_a_server_error() {
+    let t = TestServer::start().await;
+    t.user("alice").await;
+    let client = device_client(&t).await;
+    let r = start(&t, &client, "profile").await;
+    let (user_code, dc) = (r["user_code"].as_str().unwrap(), r["device_code"].as_str().unwrap());
+    let page = approve(&t, user_code, "allow").await;
+    assert!(page.contains("Device connected"), "{page}");
+    let pool = sqlx::SqlitePool::connect(&t.db_url).await.unwrap();
+    sqlx::query("UPDATE device_codes SET scope = 'pro\"file'").execute(&pool).await.unwrap();
+
+    t.clock.advance(15);
+    let res = poll(&t, &client, dc).await;
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "server_error", "{body}");
+    assert_eq!(body["error_description"], "internal error", "{body}");
+
+    let r = start(&t, &client, "profile").await;
+    sqlx::query("UPDATE device_codes SET scope = 'pro\"file'").execute(&pool).await.unwrap();
+    let browser = t.browser();
+    let page = browser.get("/device").await.text().await.unwrap();
+    browser.login(&page, "alice", PASSWORD).await;
+    let res = browser.get(&format!("/device?user_code={}", r["user_code"].as_str().unwrap())).await;
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("server_error") && !page.contains("pro&quot;file") && !page.contains("pro\"file"), "{page}");
+}

@@ -1,17 +1,21 @@
 //! What the pages a browser visits share (authorization, consent, login, device
-//! verification): redirects, the logged-in user, error pages, and forms checked for CSRF.
+//! verification): redirects, the logged-in user, [`PageError`] and its pages, and forms
+//! checked for CSRF.
 
 use axum::body::Body;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::CookieJar;
 use latchkey_flows::{Decision, FlowError};
-use latchkey_protocol::authorize::{self, AuthorizeError};
+use latchkey_protocol::authorize;
 use latchkey_protocol::form::Params;
 use latchkey_protocol::{ErrorCode, OAuthError};
-use latchkey_store::{StoreError, User};
+use latchkey_store::User;
 
 use crate::AppState;
+use crate::error::{Failure, classify};
 use crate::form::read_form;
 use crate::pages::harden;
 
@@ -34,45 +38,76 @@ pub async fn current_user(state: &AppState, jar: &CookieJar) -> Result<Option<Us
     }
 }
 
-/// Renders a failure of the authorization endpoint: shown to the user, or redirected to
-/// the client (§4.1.2.1), or an outage page.
-pub fn flow_error(state: &AppState, e: FlowError, method_status: StatusCode) -> Response {
-    match e {
-        FlowError::Authorize(AuthorizeError::Show(e)) => show_error(state, &e),
-        FlowError::Authorize(AuthorizeError::Redirect { redirect_uri, state: client_state, error }) => redirect(
-            method_status,
+/// Why a page request failed. Page handlers return it with `?`; [`answer_page_errors`],
+/// the layer on the page routes, turns it into the error page or the redirect to the client.
+pub struct PageError(FlowError);
+
+impl From<FlowError> for PageError {
+    fn from(e: FlowError) -> Self {
+        PageError(e)
+    }
+}
+
+impl From<OAuthError> for PageError {
+    fn from(e: OAuthError) -> Self {
+        PageError(FlowError::OAuth(e))
+    }
+}
+
+/// What a page handler answers.
+pub type PageResult = Result<Response, PageError>;
+
+impl IntoResponse for PageError {
+    /// Classifies (and logs) the failure now; the page needs the templates, the issuer and
+    /// the request's method, so [`answer_page_errors`] renders it. A route without that
+    /// layer answers a bare 500.
+    fn into_response(self) -> Response {
+        let mut res = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        res.extensions_mut().insert(classify(self.0));
+        res
+    }
+}
+
+/// The layer of the page routes: renders the [`PageError`] a handler returned. A redirect
+/// to the client is 302 after GET and 303 after POST (RFC 9700 §4.12: never 307, which
+/// would replay the form with the password).
+pub async fn answer_page_errors(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let redirect_status = if request.method() == Method::POST { StatusCode::SEE_OTHER } else { StatusCode::FOUND };
+    let mut res = next.run(request).await;
+    match res.extensions_mut().remove::<Failure>() {
+        Some(failure) => failure_page(&state, failure, redirect_status),
+        None => res,
+    }
+}
+
+/// A failure as a browser sees it: shown to the user, redirected to the client
+/// (§4.1.2.1), or an outage page.
+fn failure_page(state: &AppState, failure: Failure, redirect_status: StatusCode) -> Response {
+    match failure {
+        Failure::Told(e) => show_error(state, &e),
+        Failure::Redirect { redirect_uri, state: client_state, error } => redirect(
+            redirect_status,
             &authorize::error_redirect(&redirect_uri, client_state.as_deref(), &error, &state.auth.settings().issuer),
         ),
-        FlowError::OAuth(e) => show_error(state, &e),
-        FlowError::Store(StoreError::Unavailable(cause)) => {
-            crate::metrics::store_error("unavailable");
-            tracing::error!(%cause, "database unavailable");
-            state.pages.error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Temporarily unavailable",
-                Some(ErrorCode::TemporarilyUnavailable.as_str()),
-                "The service cannot reach its database right now.",
-                "Please try again in a moment.",
-            )
-        }
-        other => {
-            if matches!(other, FlowError::Store(_)) {
-                crate::metrics::store_error("other");
-            }
-            tracing::error!(error = %other, "internal error");
-            state.pages.error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong",
-                Some("server_error"),
-                "An internal error occurred.",
-                "Please try again later.",
-            )
-        }
+        Failure::Unavailable => state.pages.error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Temporarily unavailable",
+            Some(ErrorCode::TemporarilyUnavailable.as_str()),
+            "The service cannot reach its database right now.",
+            "Please try again in a moment.",
+        ),
+        Failure::Internal => state.pages.error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong",
+            Some(ErrorCode::ServerError.as_str()),
+            "An internal error occurred.",
+            "Please try again later.",
+        ),
     }
 }
 
 /// §4.1.2.1: an error the resource owner is told about, never redirected.
-pub fn show_error(state: &AppState, e: &OAuthError) -> Response {
+fn show_error(state: &AppState, e: &OAuthError) -> Response {
     state.pages.error(
         StatusCode::BAD_REQUEST,
         "This request cannot be completed",

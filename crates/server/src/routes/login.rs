@@ -12,7 +12,7 @@ use latchkey_protocol::form::Params;
 use latchkey_protocol::secret::Password;
 use serde::Serialize;
 
-use super::browser::{current_user, flow_error, page_form, redirect, show_error};
+use super::browser::{PageResult, current_user, page_form, redirect};
 use crate::AppState;
 
 /// What the login page shows.
@@ -29,7 +29,7 @@ pub struct LoginForm {
     pub username: String,
 }
 
-pub fn render_login(state: &AppState, jar: CookieJar, status: StatusCode, form: LoginForm) -> Response {
+pub fn render_login(state: &AppState, jar: CookieJar, status: StatusCode, form: LoginForm) -> PageResult {
     #[derive(Serialize)]
     struct Ctx {
         csrf: String,
@@ -38,10 +38,7 @@ pub fn render_login(state: &AppState, jar: CookieJar, status: StatusCode, form: 
         error: Option<String>,
         username: String,
     }
-    let (jar, csrf) = match state.cookies.csrf(jar) {
-        Ok(x) => x,
-        Err(e) => return flow_error(state, e, StatusCode::SEE_OTHER),
-    };
+    let (jar, csrf) = state.cookies.csrf(jar)?;
     let ctx = Ctx {
         csrf,
         return_to: form.return_to,
@@ -49,10 +46,10 @@ pub fn render_login(state: &AppState, jar: CookieJar, status: StatusCode, form: 
         error: form.error,
         username: form.username,
     };
-    (jar, state.pages.render(status, "login.html", ctx)).into_response()
+    Ok((jar, state.pages.render(status, "login.html", ctx)).into_response())
 }
 
-pub fn message(state: &AppState, jar: CookieJar, title: &str, text: &str, logout: bool) -> Response {
+pub fn message(state: &AppState, jar: CookieJar, title: &str, text: &str, logout: bool) -> PageResult {
     #[derive(Serialize)]
     struct Ctx<'a> {
         title: &'a str,
@@ -60,19 +57,15 @@ pub fn message(state: &AppState, jar: CookieJar, title: &str, text: &str, logout
         logout: bool,
         csrf: String,
     }
-    let (jar, csrf) = match state.cookies.csrf(jar) {
-        Ok(x) => x,
-        Err(e) => return flow_error(state, e, StatusCode::SEE_OTHER),
-    };
-    (jar, state.pages.render(StatusCode::OK, "message.html", Ctx { title, text, logout, csrf })).into_response()
+    let (jar, csrf) = state.cookies.csrf(jar)?;
+    Ok((jar, state.pages.render(StatusCode::OK, "message.html", Ctx { title, text, logout, csrf })).into_response())
 }
 
 /// `GET /login`: the form, or who is logged in.
-pub async fn login_page(State(state): State<AppState>, jar: CookieJar) -> Response {
-    match current_user(&state, &jar).await {
-        Ok(Some(user)) => message(&state, jar, "You are logged in", &format!("Logged in as {}.", user.username), true),
-        Ok(None) => render_login(&state, jar, StatusCode::OK, LoginForm::default()),
-        Err(e) => flow_error(&state, e, StatusCode::SEE_OTHER),
+pub async fn login_page(State(state): State<AppState>, jar: CookieJar) -> PageResult {
+    match current_user(&state, &jar).await? {
+        Some(user) => message(&state, jar, "You are logged in", &format!("Logged in as {}.", user.username), true),
+        None => render_login(&state, jar, StatusCode::OK, LoginForm::default()),
     }
 }
 
@@ -83,25 +76,20 @@ pub async fn login(
     jar: CookieJar,
     headers: HeaderMap,
     body: Body,
-) -> Response {
-    let form = match page_form(&state, &jar, &headers, body).await {
-        Ok(f) => f,
-        Err(e) => return show_error(&state, &e),
-    };
+) -> PageResult {
+    let form = page_form(&state, &jar, &headers, body).await?;
     let return_to = form.get("return_to").unwrap_or("").to_owned();
     let username = form.get("username").unwrap_or("").to_owned();
     let password = Password::new(form.get("password").unwrap_or(""));
     match state.auth.login(&username, &password, Some(peer.ip())).await {
         Ok((token, _user)) => {
             // A new session id on every login (no fixation); the old session ends.
-            if let Some(old) = state.cookies.session(&jar)
-                && let Err(e) = state.auth.logout(&old).await
-            {
-                return flow_error(&state, e, StatusCode::SEE_OTHER);
+            if let Some(old) = state.cookies.session(&jar) {
+                state.auth.logout(&old).await?;
             }
             let jar = state.cookies.set_session(jar, &token);
             let next = if is_local_path(&return_to) { return_to } else { "/login".to_owned() };
-            (jar, redirect(StatusCode::SEE_OTHER, &next)).into_response()
+            Ok((jar, redirect(StatusCode::SEE_OTHER, &next)).into_response())
         }
         Err(LoginError::BadCredentials) => {
             let client_name = client_name(&state, &return_to).await;
@@ -113,16 +101,16 @@ pub async fn login(
             let client_name = client_name(&state, &return_to).await;
             let error = format!("Too many failed attempts. Try again in {}.", in_words(retry_after));
             let form = LoginForm { return_to, client_name, error: Some(error), username };
-            retry_after_header(render_login(&state, jar, StatusCode::TOO_MANY_REQUESTS, form), retry_after)
+            Ok(retry_after_header(render_login(&state, jar, StatusCode::TOO_MANY_REQUESTS, form)?, retry_after))
         }
         Err(LoginError::Busy { retry_after }) => {
             // Too many password checks are waiting: none was made for this one.
             let client_name = client_name(&state, &return_to).await;
             let error = "The server is busy. Try again in a moment.".to_owned();
             let form = LoginForm { return_to, client_name, error: Some(error), username };
-            retry_after_header(render_login(&state, jar, StatusCode::SERVICE_UNAVAILABLE, form), retry_after)
+            Ok(retry_after_header(render_login(&state, jar, StatusCode::SERVICE_UNAVAILABLE, form)?, retry_after))
         }
-        Err(LoginError::Flow(e)) => flow_error(&state, e, StatusCode::SEE_OTHER),
+        Err(LoginError::Flow(e)) => Err(e.into()),
     }
 }
 
@@ -155,14 +143,10 @@ async fn client_name(state: &AppState, return_to: &str) -> Option<String> {
 }
 
 /// `POST /logout`.
-pub async fn logout(State(state): State<AppState>, jar: CookieJar, headers: HeaderMap, body: Body) -> Response {
-    if let Err(e) = page_form(&state, &jar, &headers, body).await {
-        return show_error(&state, &e);
-    }
-    if let Some(token) = state.cookies.session(&jar)
-        && let Err(e) = state.auth.logout(&token).await
-    {
-        return flow_error(&state, e, StatusCode::SEE_OTHER);
+pub async fn logout(State(state): State<AppState>, jar: CookieJar, headers: HeaderMap, body: Body) -> PageResult {
+    page_form(&state, &jar, &headers, body).await?;
+    if let Some(token) = state.cookies.session(&jar) {
+        state.auth.logout(&token).await?;
     }
     let jar = state.cookies.clear_session(jar);
     message(&state, jar, "Logged out", "You are logged out.", false)
