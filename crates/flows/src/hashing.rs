@@ -147,6 +147,7 @@ impl HashingPool {
 
     /// Occupies every thread until the returned hold is dropped (see
     /// [`AuthServer::hold_password_hashing`]). Not counted against the queue's room.
+    #[cfg(any(test, feature = "test-hooks"))]
     async fn hold(&self) -> Result<HashingHold, HashingError> {
         let mut releases = Vec::new();
         let mut started = Vec::new();
@@ -169,6 +170,7 @@ impl HashingPool {
 }
 
 /// Every hashing thread held busy, until this is dropped.
+#[cfg(any(test, feature = "test-hooks"))]
 #[must_use = "the threads are released when this is dropped"]
 pub struct HashingHold {
     _releases: Vec<mpsc::Sender<()>>,
@@ -181,8 +183,9 @@ impl AuthServer {
     }
 
     /// Keeps every password-hashing thread busy until the returned hold is dropped, so a
-    /// test can fill the queue in front of them deterministically. Not for production use.
-    #[doc(hidden)]
+    /// test can fill the queue in front of them deterministically. Only with the
+    /// `test-hooks` feature, which the end-to-end tests turn on and no build of the binary has.
+    #[cfg(feature = "test-hooks")]
     pub async fn hold_password_hashing(&self) -> Result<HashingHold, FlowError> {
         Ok(self.hashing.hold().await?)
     }

@@ -39,6 +39,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use device::{DeviceDecided, UserCodeCheck, format_user_code, normalise_user_code};
 pub use error::FlowError;
 #[doc(hidden)]
+#[cfg(feature = "test-hooks")]
 pub use hashing::HashingHold;
 pub use housekeeping::{JANITOR_PERIOD, next_janitor_run};
 pub use keys::{KeyAlg, KeyPolicy, KeyRing, warm_up_crypto};
