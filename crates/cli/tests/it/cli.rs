@@ -261,6 +261,12 @@ async fn cli_keys_and_registration_tokens() {
     let list = run_ok(dir.path(), &["keys", "list"], None);
     assert!(list.lines().any(|l| l.contains(&kid) && l.contains("RS256") && l.contains("pending")), "{list}");
     let old = list.lines().find(|l| l.contains("signing")).unwrap().split_whitespace().next().unwrap().to_owned();
+    // The RS256 key signs only after the overlap: the old one is the last that signs now.
+    let out = latchkey(dir.path(), &["keys", "retire", &old]).output().unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("signs in"));
+    // With no overlap, a new key signs at once, and the old one can be retired.
+    let out = latchkey(dir.path(), &["keys", "rotate"]).env("LATCHKEY_KEY_OVERLAP", "0").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     run_ok(dir.path(), &["keys", "retire", &old], None);
     assert!(run_ok(dir.path(), &["keys", "list"], None).lines().any(|l| l.contains(&old) && l.contains("retired")));
     let out = latchkey(dir.path(), &["keys", "rotate", "--alg", "HS256"]).output().unwrap();

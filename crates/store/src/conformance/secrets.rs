@@ -27,6 +27,12 @@ pub async fn signing_keys_round_trip(store: &Store) {
     assert_eq!(store.signing_keys(99).await.unwrap().len(), 2);
     assert_eq!(store.signing_keys(100).await.unwrap().len(), 1);
     assert_eq!(store.all_signing_keys().await.unwrap().len(), 2);
+    // The last key that signs now is not retired, even with another key pending: the
+    // check and the retirement are one write.
+    let pending = SigningKeyRow { kid: "k3".into(), created_at: 101, activates_at: 500, ..keys[0].clone() };
+    store.insert_signing_key(&pending).await.unwrap();
+    assert!(!store.retire_signing_key("k2", 102).await.unwrap());
+    assert!(store.retire_signing_key("k2", 500).await.unwrap());
 }
 
 /// A stand-in for encryption: a leading 0 (plaintext) becomes 1.
