@@ -11,6 +11,7 @@ pub mod client_auth;
 pub mod device;
 pub mod error;
 pub mod form;
+pub mod ids;
 pub mod introspection;
 pub mod jwt;
 pub mod metadata;
@@ -22,6 +23,7 @@ pub mod secret;
 pub mod token;
 
 pub use error::{ErrorCode, OAuthError};
+pub use ids::{ClientId, FamilyId, Jti, Subject, UserId};
 pub use scope::Scope;
 
 /// Seconds since the Unix epoch, UTC. The protocol crate never reads the clock.
