@@ -5,7 +5,7 @@ use latchkey_protocol::client::{Client, ClientType, GrantType, TokenFormat};
 use latchkey_protocol::redirect::RegisteredBy;
 use latchkey_protocol::registration::{self, ClientRegistration};
 use latchkey_protocol::secret::{ClientSecret, Password, SecretHash};
-use latchkey_protocol::{OAuthError, Scope};
+use latchkey_protocol::{ClientId, OAuthError, Scope};
 use latchkey_store::{SigningKeyRow, StoreError, User};
 
 use crate::audit::{Subject, kind};
@@ -101,7 +101,7 @@ impl AuthServer {
             Some(ClientSecret::new(secrets::new_secret(secrets::CLIENT_SECRET_PREFIX)?))
         };
         let client = Client {
-            id: secrets::new_id()?,
+            id: secrets::new_id()?.into(),
             name: name.unwrap_or_default(),
             secret_hash: secret.as_ref().map(ClientSecret::hash),
             redirect_uris: req.redirect_uris,
@@ -177,7 +177,7 @@ impl AuthServer {
         check_username(username)?;
         check_password(password)?;
         let user = User {
-            id: secrets::new_id()?,
+            id: secrets::new_id()?.into(),
             username: username.to_owned(),
             password_hash: self.hash_password(password).await?,
             created_at: self.now(),
@@ -264,12 +264,13 @@ impl AuthServer {
         let Some(user) = self.store.user_by_name(username).await? else {
             return Err(FlowError::Admin(format!("no user `{username}`")));
         };
-        if !self.store.delete_consent(&user.id, client_id).await? {
+        let client = ClientId::from(client_id);
+        if !self.store.delete_consent(&user.id, &client).await? {
             return Err(FlowError::Admin(format!("`{username}` has no consent for client `{client_id}`")));
         }
         // What the consent allowed ends with it: the client's refresh families for this
         // user, and the access tokens issued from them.
-        let revoked = self.store.revoke_user_families(&user.id, Some(client_id), self.now()).await?;
+        let revoked = self.store.revoke_user_families(&user.id, Some(&client), self.now()).await?;
         let detail = Some(format!("{revoked} refresh tokens revoked"));
         self.audit(
             kind::CONSENT_REVOKED,

@@ -127,8 +127,12 @@ impl AuthServer {
             Decision::Allow => {
                 self.store.grant_consent(&user.id, &client.id, &request.scope, self.now()).await?;
                 let detail = Some(format!("scope: {}", request.scope));
-                let subject =
-                    Subject { actor: Some(&user.username), client_id: Some(&client.id), detail, ..Subject::default() };
+                let subject = Subject {
+                    actor: Some(&user.username),
+                    client_id: Some(client.id.as_str()),
+                    detail,
+                    ..Subject::default()
+                };
                 self.audit(kind::CONSENT_GRANTED, subject).await;
                 self.issue_code(&request, user)
             }

@@ -43,7 +43,7 @@ impl ClientCache {
                 entries.clear();
             }
         }
-        entries.insert(client.id.clone(), (client, now));
+        entries.insert(client.id.as_str().to_owned(), (client, now));
     }
 
     pub(crate) fn forget(&self, id: &str) {

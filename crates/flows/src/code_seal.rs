@@ -20,7 +20,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use latchkey_protocol::pkce::CodeChallenge;
 use latchkey_protocol::secret::AuthorizationCode;
 use latchkey_protocol::token::CodeGrant;
-use latchkey_protocol::{Scope, UnixTime};
+use latchkey_protocol::{ClientId, Scope, UnixTime, UserId};
 use latchkey_store::Store;
 use serde::{Deserialize, Serialize};
 
@@ -39,8 +39,8 @@ const TAG_LEN: usize = 16;
 /// The binding inside a code, with short names: it travels in a URL.
 #[derive(Serialize, Deserialize)]
 struct Binding {
-    c: String,
-    u: String,
+    c: ClientId,
+    u: UserId,
     r: String,
     g: bool,
     s: String,
@@ -218,7 +218,7 @@ mod tests {
         let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
         // Bindings of three lengths: every remainder modulo 3.
         for n in 1..=3 {
-            let code = s.seal(&CodeGrant { user_id: "u".repeat(n), ..grant() }).unwrap();
+            let code = s.seal(&CodeGrant { user_id: "u".repeat(n).into(), ..grant() }).unwrap();
             let text = code.expose();
             let last = text.len() - 1;
             let opened = alphabet

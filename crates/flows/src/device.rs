@@ -172,7 +172,7 @@ impl AuthServer {
         };
         let Some(row) = found else { return Ok(UserCodeCheck::Unknown) };
         self.forgive_guess(user, now).await?;
-        let Some(client) = self.store.client(&row.client_id).await? else { return Ok(UserCodeCheck::Unknown) };
+        let Some(client) = self.store.client(row.client_id.as_str()).await? else { return Ok(UserCodeCheck::Unknown) };
         let scope = stored_scope(&row.scope)?;
         Ok(UserCodeCheck::Pending {
             user_code: row.user_code,
@@ -229,7 +229,7 @@ impl AuthServer {
         if now >= row.expires_at {
             return Err(OAuthError::expired_token("the device code has expired; start again").into());
         }
-        match (row.decision.as_deref().and_then(DeviceDecision::parse), row.user_id.as_deref()) {
+        match (row.decision.as_deref().and_then(DeviceDecision::parse), row.user_id.as_ref()) {
             (Some(DeviceDecision::Deny), _) => Err(OAuthError::access_denied("the user denied the request").into()),
             (Some(DeviceDecision::Allow), Some(user_id)) => {
                 // Exactly once, however many polls race.
@@ -242,7 +242,7 @@ impl AuthServer {
                     self.store.insert_refresh_token(row).await?;
                 }
                 let family_id = family.as_ref().map(|(_, row)| row.family_id.clone());
-                self.user_tokens(client, user_id, &scope, family_id.as_deref(), family).await
+                self.user_tokens(client, user_id, &scope, family_id.as_ref(), family).await
             }
             _ => {
                 // §3.5 slow_down: "the interval MUST be increased by 5 seconds for this and

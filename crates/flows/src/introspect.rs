@@ -4,7 +4,7 @@ use latchkey_protocol::client::ClientType;
 use latchkey_protocol::client_auth::ClientCredentials;
 use latchkey_protocol::introspection::{IntrospectionResponse, TokenTypeHint};
 use latchkey_protocol::secret::SecretHash;
-use latchkey_protocol::{OAuthError, Scope};
+use latchkey_protocol::{ClientId, OAuthError, Scope};
 use latchkey_store::AccessTokenRow;
 
 use crate::{AuthServer, FlowError};
@@ -60,10 +60,10 @@ impl AuthServer {
         let Some(claims) = self.keys.verify(token, &self.settings.issuer, now).await? else {
             return Ok(None);
         };
-        if now >= claims.exp || self.client(&claims.client_id).await?.is_none() {
+        if now >= claims.exp || self.client(claims.client_id.as_str()).await?.is_none() {
             return Ok(Some(IntrospectionResponse::inactive()));
         }
-        let standing = self.store.jwt_standing(&claims.jti, claims.gid.as_deref(), &claims.sub).await?;
+        let standing = self.store.jwt_standing(&claims.jti, claims.gid.as_ref(), &claims.sub).await?;
         let aud = claims.aud.clone();
         let row = crate::token::jwt_row(claims);
         if !standing.is_live() || owner_gone(&row, &standing) {
@@ -79,7 +79,7 @@ impl AuthServer {
         IntrospectionResponse {
             active: true,
             scope: Some(t.scope),
-            client_id: Some(t.client_id),
+            client_id: Some(t.client_id.into()),
             username,
             // §2.2: "type of the token as defined in Section 5.1 of OAuth 2.0", the
             // `token_type` of the token response, not a token type hint.
@@ -87,10 +87,10 @@ impl AuthServer {
             exp: Some(t.expires_at),
             iat: Some(t.created_at),
             nbf: Some(t.created_at),
-            sub: Some(t.subject),
+            sub: Some(t.subject.into()),
             aud: Some(self.settings.audience.clone()),
             iss: Some(self.settings.issuer.clone()),
-            jti: Some(t.jti),
+            jti: Some(t.jti.into()),
         }
     }
 
@@ -98,10 +98,10 @@ impl AuthServer {
     async fn introspect_refresh(
         &self,
         hash: &SecretHash,
-        caller: &str,
+        caller: &ClientId,
     ) -> Result<Option<IntrospectionResponse>, FlowError> {
         let Some(rt) = self.store.refresh_token(hash).await? else { return Ok(None) };
-        if rt.grant.client_id != caller {
+        if &rt.grant.client_id != caller {
             return Ok(Some(IntrospectionResponse::inactive()));
         }
         let now = self.now();
@@ -112,12 +112,12 @@ impl AuthServer {
         Ok(Some(IntrospectionResponse {
             active: true,
             scope: Some(Scope::to_string(&rt.grant.scope)),
-            client_id: Some(rt.grant.client_id),
+            client_id: Some(rt.grant.client_id.into()),
             username,
             // A refresh token has no RFC 6749 §5.1 token type (it is never presented to a
             // resource server), so the optional member is left out.
             exp: Some(rt.grant.expires_at),
-            sub: Some(rt.grant.user_id),
+            sub: Some(rt.grant.user_id.into()),
             iss: Some(self.settings.issuer.clone()),
             ..IntrospectionResponse::default()
         }))
@@ -127,5 +127,5 @@ impl AuthServer {
 /// A token issued to a user (not to a client for itself, RFC 9068 §2.2: `sub` is then the
 /// client id) whose account was removed: nothing it was issued for stands any more.
 fn owner_gone(row: &AccessTokenRow, standing: &latchkey_store::TokenStanding) -> bool {
-    row.subject != row.client_id && standing.username.is_none()
+    !row.subject.is_client(&row.client_id) && standing.username.is_none()
 }

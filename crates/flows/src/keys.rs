@@ -524,7 +524,7 @@ mod tests {
             scope: "profile".into(),
             exp: now + 300,
             iat: now,
-            jti: format!("j{now}"),
+            jti: format!("j{now}").into(),
             gid: None,
         }
     }
@@ -586,7 +586,10 @@ mod tests {
         assert!(ring.verify(&fresh, ISS, NOW + 1).await.unwrap().is_none());
         assert_eq!(ring.reload_count(), before);
         // ...after it, it is found, and the tokens verified before are still remembered.
-        assert_eq!(ring.verify(&fresh, ISS, NOW + 2).await.unwrap().map(|c| c.jti), Some(format!("j{}", NOW + 1)));
+        assert_eq!(
+            ring.verify(&fresh, ISS, NOW + 2).await.unwrap().map(|c| c.jti),
+            Some(format!("j{}", NOW + 1).into())
+        );
         assert_eq!(ring.reload_count(), before + 1);
         assert_eq!(ring.loaded().verified.len(), 2, "a key added does not empty the cache");
     }

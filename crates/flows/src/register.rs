@@ -3,7 +3,7 @@
 use latchkey_protocol::client::{Client, GrantType, TokenFormat};
 use latchkey_protocol::registration::{self, AuthMethod, ClientMetadata};
 use latchkey_protocol::secret::{ClientSecret, RegistrationToken};
-use latchkey_protocol::{OAuthError, Scope};
+use latchkey_protocol::{ClientId, OAuthError, Scope};
 use serde_json::{Value, json};
 
 use crate::{AuthServer, FlowError, RegistrationPolicy, secrets};
@@ -59,7 +59,7 @@ impl AuthServer {
     /// lets self-registered clients have for the grants they registered (RFC 7591 §3.2.1:
     /// the server "MAY reject or replace any of the client's requested metadata values";
     /// the response says what was granted); nothing grantable is `invalid_client_metadata`.
-    fn client_from(&self, id: String, m: &ClientMetadata, created_at: i64) -> Result<Client, RegisterError> {
+    fn client_from(&self, id: ClientId, m: &ClientMetadata, created_at: i64) -> Result<Client, RegisterError> {
         let offered = self.settings.scope_set();
         if let Some(asked) = &m.scope {
             registration::check_requested_scope(asked, &offered)?;
@@ -115,7 +115,7 @@ impl AuthServer {
             return Err(RegisterError::Unauthorized);
         }
         let metadata = ClientMetadata::parse(body)?;
-        let mut client = self.client_from(secrets::new_id()?, &metadata, now)?;
+        let mut client = self.client_from(secrets::new_id()?.into(), &metadata, now)?;
         // An initial access token is spent only on a registration that will succeed: a
         // request with bad metadata changes nothing (RFC 7591 §3.2.2).
         if let (RegistrationPolicy::Token, Some(token)) = (self.settings.registration, initial_token)
@@ -130,12 +130,12 @@ impl AuthServer {
         client.secret_hash = secret.as_ref().map(ClientSecret::hash);
         let registration_token = RegistrationToken::new(secrets::new_secret(REGISTRATION_PREFIX)?);
         self.store.insert_client(&client).await?;
-        self.store.set_registration_token(&client.id, &registration_token.hash()).await?;
+        self.store.set_registration_token(client.id.as_str(), &registration_token.hash()).await?;
         tracing::info!(client_id = %client.id, "client registered dynamically");
         let detail = Some(format!("name {}", client.name));
         self.audit(
             crate::audit::kind::CLIENT_REGISTERED,
-            crate::audit::Subject { client_id: Some(&client.id), detail, ..Default::default() },
+            crate::audit::Subject { client_id: Some(client.id.as_str()), detail, ..Default::default() },
         )
         .await;
         Ok(Registered { client, secret, registration_token: Some(registration_token) })
@@ -185,14 +185,14 @@ impl AuthServer {
         client.secret_hash = current.secret_hash;
         client.token_format = current.token_format;
         self.store.update_client(&client).await?;
-        self.clients.forget(&client.id);
+        self.clients.forget(client.id.as_str());
         Ok(client)
     }
 
     /// RFC 7592 §2.3: deletes a registration and everything issued to it.
     pub async fn delete_registration(&self, client_id: &str, token: Option<&str>) -> Result<(), RegisterError> {
         let client = self.registered_client(client_id, token).await?;
-        self.remove_client(&client.id, None).await?;
+        self.remove_client(client.id.as_str(), None).await?;
         Ok(())
     }
 

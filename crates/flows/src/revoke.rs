@@ -1,9 +1,9 @@
 //! Token revocation, RFC 7009 §2.
 
-use latchkey_protocol::OAuthError;
 use latchkey_protocol::client_auth::ClientCredentials;
 use latchkey_protocol::introspection::TokenTypeHint;
 use latchkey_protocol::secret::SecretHash;
+use latchkey_protocol::{ClientId, OAuthError};
 
 use crate::{AuthServer, FlowError};
 
@@ -36,9 +36,9 @@ impl AuthServer {
         OAuthError::unauthorized_client("the token was not issued to this client").into()
     }
 
-    async fn revoke_refresh(&self, hash: &SecretHash, caller: &str, now: i64) -> Result<bool, FlowError> {
+    async fn revoke_refresh(&self, hash: &SecretHash, caller: &ClientId, now: i64) -> Result<bool, FlowError> {
         let Some(rt) = self.store.refresh_token(hash).await? else { return Ok(false) };
-        if rt.grant.client_id != caller {
+        if &rt.grant.client_id != caller {
             return Err(Self::not_yours());
         }
         let n = self.store.revoke_refresh_family(&rt.family_id, now).await?;
@@ -46,16 +46,22 @@ impl AuthServer {
         Ok(true)
     }
 
-    async fn revoke_access(&self, token: &str, hash: &SecretHash, caller: &str, now: i64) -> Result<bool, FlowError> {
+    async fn revoke_access(
+        &self,
+        token: &str,
+        hash: &SecretHash,
+        caller: &ClientId,
+        now: i64,
+    ) -> Result<bool, FlowError> {
         if let Some(row) = self.store.access_token(hash).await? {
-            if row.client_id != caller {
+            if &row.client_id != caller {
                 return Err(Self::not_yours());
             }
             self.store.revoke_access_token(hash, now).await?;
             return Ok(true);
         }
         let Some(claims) = self.keys.verify(token, &self.settings.issuer, now).await? else { return Ok(false) };
-        if claims.client_id != caller {
+        if &claims.client_id != caller {
             return Err(Self::not_yours());
         }
         if claims.exp > now {

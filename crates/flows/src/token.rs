@@ -8,7 +8,7 @@ use latchkey_protocol::client_auth::ClientCredentials;
 use latchkey_protocol::jwt::AccessTokenClaims;
 use latchkey_protocol::secret::{AccessToken, RefreshToken};
 use latchkey_protocol::token::{RefreshGrant, TokenRequest, TokenResponse};
-use latchkey_protocol::{OAuthError, Scope};
+use latchkey_protocol::{FamilyId, Jti, OAuthError, Scope, Subject, UserId};
 use latchkey_store::{AccessTokenRow, NewRefreshToken};
 
 use crate::{AuthServer, FlowError, secrets};
@@ -70,25 +70,25 @@ impl AuthServer {
     pub(crate) async fn access_token(
         &self,
         client: &Client,
-        subject: &str,
+        subject: &Subject,
         scope: &Scope,
-        family: Option<&str>,
+        family: Option<&FamilyId>,
     ) -> Result<(String, i64), FlowError> {
         let now = self.now();
         let ttl = self.settings.access_token_ttl;
-        let jti = secrets::new_ordered_id()?;
+        let jti = Jti::from(secrets::new_ordered_id()?);
         match client.token_format {
             TokenFormat::Jwt => {
                 let claims = AccessTokenClaims {
                     iss: self.settings.issuer.clone(),
-                    sub: subject.to_owned(),
+                    sub: subject.clone(),
                     aud: self.settings.audience.clone(),
                     client_id: client.id.clone(),
                     scope: scope.to_string(),
                     exp: now + ttl,
                     iat: now,
                     jti,
-                    gid: family.map(str::to_owned),
+                    gid: family.cloned(),
                 };
                 Ok((self.keys.sign(&claims, now).await?, ttl))
             }
@@ -97,9 +97,9 @@ impl AuthServer {
                 let row = AccessTokenRow {
                     jti,
                     client_id: client.id.clone(),
-                    subject: subject.to_owned(),
+                    subject: subject.clone(),
                     scope: scope.to_string(),
-                    family_id: family.map(str::to_owned),
+                    family_id: family.cloned(),
                     created_at: now,
                     expires_at: now + ttl,
                     revoked_at: None,
@@ -115,7 +115,7 @@ impl AuthServer {
     pub(crate) fn new_refresh_family(
         &self,
         client: &Client,
-        user_id: &str,
+        user_id: &UserId,
         scope: &Scope,
     ) -> Result<Option<(RefreshToken, NewRefreshToken)>, FlowError> {
         if !client.allows_grant(GrantType::RefreshToken) {
@@ -125,10 +125,10 @@ impl AuthServer {
         let token = RefreshToken::new(secrets::new_stamped_secret(secrets::REFRESH_PREFIX, now)?);
         let row = NewRefreshToken {
             hash: token.hash(),
-            family_id: secrets::new_ordered_id()?,
+            family_id: FamilyId::from(secrets::new_ordered_id()?),
             grant: RefreshGrant {
                 client_id: client.id.clone(),
-                user_id: user_id.to_owned(),
+                user_id: user_id.clone(),
                 scope: scope.clone(),
                 expires_at: now + self.settings.refresh_token_ttl,
             },
@@ -142,12 +142,12 @@ impl AuthServer {
     pub(crate) async fn user_tokens(
         &self,
         client: &Client,
-        user_id: &str,
+        user_id: &UserId,
         scope: &Scope,
-        family_id: Option<&str>,
+        family_id: Option<&FamilyId>,
         family: Option<(RefreshToken, NewRefreshToken)>,
     ) -> Result<TokenResponse, FlowError> {
-        let (access_token, expires_in) = self.access_token(client, user_id, scope, family_id).await?;
+        let (access_token, expires_in) = self.access_token(client, &Subject::user(user_id), scope, family_id).await?;
         Ok(TokenResponse::bearer(access_token, expires_in, scope, family.as_ref().map(|(token, _)| token)))
     }
 }

@@ -3,13 +3,13 @@
 use crate::client::{Client, GrantType};
 use crate::form::Params;
 use crate::pkce::CodeChallenge;
-use crate::{OAuthError, Scope, redirect};
+use crate::{ClientId, OAuthError, Scope, redirect};
 
 /// A validated authorization request.
 #[derive(Debug, Clone)]
 pub struct AuthorizationRequest {
     /// The client asking.
-    pub client_id: String,
+    pub client_id: ClientId,
     /// Where the answer goes: the requested URI, or the only registered one.
     pub redirect_uri: String,
     /// Whether `redirect_uri` was in the request; if so the token request must repeat it (§4.1.3).

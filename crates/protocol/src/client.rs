@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use crate::client_auth::ClientCredentials;
 use crate::secret::SecretHash;
-use crate::{OAuthError, Scope};
+use crate::{ClientId, OAuthError, Scope};
 
 /// RFC 6749 §2.1 client types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +96,7 @@ impl FromStr for GrantType {
 #[derive(Debug, Clone)]
 pub struct Client {
     /// §2.2 client identifier.
-    pub id: String,
+    pub id: ClientId,
     /// Shown to users on the consent page.
     pub name: String,
     /// SHA-256 of the secret; `None` for public clients.

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::Scope;
+use crate::{ClientId, FamilyId, Jti, Scope, Subject};
 
 /// RFC 9068 §2.1: the `typ` header of a JWT access token.
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
@@ -35,11 +35,11 @@ pub struct AccessTokenClaims {
     /// Issuer identifier of the authorization server.
     pub iss: String,
     /// The resource owner, or the client itself for `client_credentials` (§2.2).
-    pub sub: String,
+    pub sub: Subject,
     /// The resource server(s) the token is meant for.
     pub aud: String,
     /// The client the token was issued to.
-    pub client_id: String,
+    pub client_id: ClientId,
     /// Space-delimited granted scope (§2.2.3).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub scope: String,
@@ -48,11 +48,11 @@ pub struct AccessTokenClaims {
     /// Issued at, unix seconds.
     pub iat: i64,
     /// Unique identifier of this token.
-    pub jti: String,
+    pub jti: Jti,
     /// Latchkey's grant identifier: the refresh-token family the token was issued from, so
     /// that revoking the family (RFC 7009 §2.1) revokes the token at introspection too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gid: Option<String>,
+    pub gid: Option<FamilyId>,
 }
 
 impl AccessTokenClaims {
@@ -65,6 +65,7 @@ impl AccessTokenClaims {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::UserId;
     use proptest::prelude::*;
 
     #[test]
@@ -76,6 +77,32 @@ mod tests {
             assert_eq!(check_header(Some(typ)), Err(NotAnAccessToken), "{typ}");
         }
         assert_eq!(check_header(None), Err(NotAnAccessToken), "no typ at all");
+    }
+
+    /// The typed ids serialize as the strings they replaced: a token's claims are the same
+    /// bytes as before.
+    #[test]
+    fn rfc9068_2_2_claims_keep_their_wire_format() {
+        let claims = AccessTokenClaims {
+            iss: "https://as.example".into(),
+            sub: Subject::user(&UserId::from("u-1")),
+            aud: "api".into(),
+            client_id: "c-1".into(),
+            scope: "profile".into(),
+            exp: 1_800_000_300,
+            iat: 1_800_000_000,
+            jti: "j-1".into(),
+            gid: Some("f-1".into()),
+        };
+        let json = serde_json::to_string(&claims).unwrap();
+        assert_eq!(
+            json,
+            r#"{"iss":"https://as.example","sub":"u-1","aud":"api","client_id":"c-1","scope":"profile","exp":1800000300,"iat":1800000000,"jti":"j-1","gid":"f-1"}"#
+        );
+        assert_eq!(serde_json::from_str::<AccessTokenClaims>(&json).unwrap(), claims);
+        let own = AccessTokenClaims { sub: Subject::client(&claims.client_id), gid: None, ..claims };
+        assert!(serde_json::to_string(&own).unwrap().contains(r#""sub":"c-1""#));
+        assert!(!serde_json::to_string(&own).unwrap().contains("gid"));
     }
 
     proptest! {

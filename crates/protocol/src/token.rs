@@ -7,7 +7,7 @@ use crate::client::GrantType;
 use crate::form::Params;
 use crate::pkce::{self, CodeChallenge};
 use crate::secret::{AuthorizationCode, RefreshToken};
-use crate::{OAuthError, Scope, UnixTime};
+use crate::{ClientId, OAuthError, Scope, UnixTime, UserId};
 
 /// One variant per grant (§4.1.3, §6, §4.4.2), parsed once at the edge.
 #[derive(Debug)]
@@ -114,9 +114,9 @@ impl TokenResponse {
 #[derive(Debug, Clone)]
 pub struct CodeGrant {
     /// The client the code was issued to.
-    pub client_id: String,
+    pub client_id: ClientId,
     /// The resource owner who approved.
-    pub user_id: String,
+    pub user_id: UserId,
     /// The redirection endpoint used.
     pub redirect_uri: String,
     /// Whether the authorization request named it explicitly.
@@ -132,14 +132,14 @@ pub struct CodeGrant {
 /// §4.1.3: decides whether `client_id` may redeem a code bound to `grant`.
 pub fn redeem_code(
     grant: &CodeGrant,
-    client_id: &str,
+    client_id: &ClientId,
     redirect_uri: Option<&str>,
     code_verifier: Option<&str>,
     now: UnixTime,
 ) -> Result<(), OAuthError> {
     // "ensure that the authorization code was issued to the authenticated confidential
     // client, or if the client is public, ensure that the code was issued to client_id"
-    if grant.client_id != client_id {
+    if &grant.client_id != client_id {
         return Err(OAuthError::invalid_grant("the code was issued to another client"));
     }
     // §4.3.1 "verify that the authorization code is valid": not expired (§4.1.2: short-lived).
@@ -165,9 +165,9 @@ pub fn redeem_code(
 #[derive(Debug, Clone)]
 pub struct RefreshGrant {
     /// The client it was issued to.
-    pub client_id: String,
+    pub client_id: ClientId,
     /// The resource owner.
-    pub user_id: String,
+    pub user_id: UserId,
     /// The scope of the original grant.
     pub scope: Scope,
     /// When it stops being valid.
@@ -179,12 +179,12 @@ pub struct RefreshGrant {
 /// owner, and if omitted is treated as equal to the scope originally granted".
 pub fn refresh(
     grant: &RefreshGrant,
-    client_id: &str,
+    client_id: &ClientId,
     requested_scope: Option<&str>,
     now: UnixTime,
 ) -> Result<Scope, OAuthError> {
     // "validate the refresh token ... bound to the client" (§6, §10.4).
-    if grant.client_id != client_id {
+    if &grant.client_id != client_id {
         return Err(OAuthError::invalid_grant("the refresh token was issued to another client"));
     }
     if now >= grant.expires_at {
@@ -237,12 +237,15 @@ mod tests {
     fn rfc6749_4_1_3_code_bound_to_client_redirect_uri_and_verifier() {
         let g = grant();
         let uri = Some("https://app.example/cb");
-        assert!(redeem_code(&g, "c1", uri, Some(VERIFIER), 50).is_ok());
-        assert_eq!(redeem_code(&g, "c2", uri, Some(VERIFIER), 50).unwrap_err().code, ErrorCode::InvalidGrant);
-        assert!(redeem_code(&g, "c1", None, Some(VERIFIER), 50).is_err());
-        assert!(redeem_code(&g, "c1", Some("https://app.example/other"), Some(VERIFIER), 50).is_err());
-        assert!(redeem_code(&g, "c1", uri, None, 50).is_err());
-        assert!(redeem_code(&g, "c1", uri, Some(VERIFIER), 100).is_err());
+        assert!(redeem_code(&g, &ClientId::from("c1"), uri, Some(VERIFIER), 50).is_ok());
+        assert_eq!(
+            redeem_code(&g, &ClientId::from("c2"), uri, Some(VERIFIER), 50).unwrap_err().code,
+            ErrorCode::InvalidGrant
+        );
+        assert!(redeem_code(&g, &ClientId::from("c1"), None, Some(VERIFIER), 50).is_err());
+        assert!(redeem_code(&g, &ClientId::from("c1"), Some("https://app.example/other"), Some(VERIFIER), 50).is_err());
+        assert!(redeem_code(&g, &ClientId::from("c1"), uri, None, 50).is_err());
+        assert!(redeem_code(&g, &ClientId::from("c1"), uri, Some(VERIFIER), 100).is_err());
     }
 
     #[test]
@@ -253,11 +256,11 @@ mod tests {
             scope: Scope::from_tokens(["a", "b"]),
             expires_at: 10,
         };
-        assert_eq!(refresh(&g, "c1", None, 0).unwrap().to_string(), "a b");
-        assert_eq!(refresh(&g, "c1", Some("a"), 0).unwrap().to_string(), "a");
-        assert_eq!(refresh(&g, "c1", Some("a c"), 0).unwrap_err().code, ErrorCode::InvalidScope);
-        assert_eq!(refresh(&g, "c2", None, 0).unwrap_err().code, ErrorCode::InvalidGrant);
-        assert_eq!(refresh(&g, "c1", None, 10).unwrap_err().code, ErrorCode::InvalidGrant);
+        assert_eq!(refresh(&g, &ClientId::from("c1"), None, 0).unwrap().to_string(), "a b");
+        assert_eq!(refresh(&g, &ClientId::from("c1"), Some("a"), 0).unwrap().to_string(), "a");
+        assert_eq!(refresh(&g, &ClientId::from("c1"), Some("a c"), 0).unwrap_err().code, ErrorCode::InvalidScope);
+        assert_eq!(refresh(&g, &ClientId::from("c2"), None, 0).unwrap_err().code, ErrorCode::InvalidGrant);
+        assert_eq!(refresh(&g, &ClientId::from("c1"), None, 10).unwrap_err().code, ErrorCode::InvalidGrant);
     }
 
     #[test]
@@ -288,7 +291,7 @@ mod properties {
                 client_id: "c".into(), user_id: "u".into(), redirect_uri: "https://a.example/cb".into(), redirect_uri_given: true,
                 scope: Scope::default(), code_challenge: Some(CodeChallenge::s256("v")), expires_at: 100,
             };
-            let _ = redeem_code(&grant, "c", uri.as_deref(), verifier.as_deref(), now);
+            let _ = redeem_code(&grant, &ClientId::from("c"), uri.as_deref(), verifier.as_deref(), now);
         }
     }
 }

@@ -176,13 +176,13 @@ fn to_claims(r: IntrospectionResponse, issuer: &str) -> Option<AccessTokenClaims
     }
     Some(AccessTokenClaims {
         iss: r.iss.unwrap_or_else(|| issuer.to_owned()),
-        sub: r.sub?,
+        sub: r.sub?.into(),
         aud: r.aud.unwrap_or_default(),
-        client_id: r.client_id.unwrap_or_default(),
+        client_id: r.client_id.unwrap_or_default().into(),
         scope: r.scope.unwrap_or_default(),
         exp,
         iat: r.iat.unwrap_or_default(),
-        jti: r.jti.unwrap_or_default(),
+        jti: r.jti.unwrap_or_default().into(),
         gid: None,
     })
 }

@@ -1,24 +1,24 @@
 //! Opaque access tokens (stored by digest) and individually revoked JWT access tokens
 //! (stored by `jti` only), for introspection (RFC 7662) and revocation (RFC 7009).
 
-use latchkey_protocol::UnixTime;
 use latchkey_protocol::secret::SecretHash;
+use latchkey_protocol::{ClientId, FamilyId, Jti, Subject, UnixTime};
 
 use crate::{Store, StoreError, hot_write, on_pool, on_writer};
 
 /// An access token the store knows.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct AccessTokenRow {
     /// Token identifier.
-    pub jti: String,
+    pub jti: Jti,
     /// The client it was issued to.
-    pub client_id: String,
+    pub client_id: ClientId,
     /// The subject: a user id, or the client id for client credentials.
-    pub subject: String,
+    pub subject: Subject,
     /// Granted scope.
     pub scope: String,
     /// The refresh-token family it came from, if any.
-    pub family_id: Option<String>,
+    pub family_id: Option<FamilyId>,
     /// Issued at.
     pub created_at: i64,
     /// Expiry.
@@ -46,10 +46,38 @@ impl TokenStanding {
     }
 }
 
+/// [`AccessTokenRow`] as the database returns it.
+#[derive(sqlx::FromRow)]
+struct AccessTokenColumns {
+    jti: String,
+    client_id: String,
+    subject: String,
+    scope: String,
+    family_id: Option<String>,
+    created_at: i64,
+    expires_at: i64,
+    revoked_at: Option<i64>,
+}
+
+impl From<AccessTokenColumns> for AccessTokenRow {
+    fn from(c: AccessTokenColumns) -> AccessTokenRow {
+        AccessTokenRow {
+            jti: c.jti.into(),
+            client_id: c.client_id.into(),
+            subject: c.subject.into(),
+            scope: c.scope,
+            family_id: c.family_id.map(FamilyId::from),
+            created_at: c.created_at,
+            expires_at: c.expires_at,
+            revoked_at: c.revoked_at,
+        }
+    }
+}
+
 #[derive(sqlx::FromRow)]
 struct StandingRow {
     #[sqlx(flatten)]
-    token: AccessTokenRow,
+    token: AccessTokenColumns,
     family_revoked: bool,
     username: Option<String>,
 }
@@ -77,16 +105,18 @@ impl Store {
     pub async fn insert_access_token(&self, hash: &SecretHash, t: &AccessTokenRow) -> Result<(), StoreError> {
         hot_write!(self, sql: "INSERT INTO access_tokens (jti, token_hash, client_id, subject, scope, family_id, created_at, expires_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            |q| q.bind(t.jti.clone()).bind(hash.as_bytes().to_vec()).bind(t.client_id.clone()).bind(t.subject.clone())
-                .bind(t.scope.clone()).bind(t.family_id.clone()).bind(t.created_at).bind(t.expires_at))?;
+            |q| q.bind(t.jti.as_str().to_owned()).bind(hash.as_bytes().to_vec()).bind(t.client_id.as_str().to_owned())
+                .bind(t.subject.as_str().to_owned()).bind(t.scope.clone())
+                .bind(t.family_id.as_ref().map(|f| f.as_str().to_owned())).bind(t.created_at).bind(t.expires_at))?;
         Ok(())
     }
 
     /// The opaque access token with this digest.
     pub async fn access_token(&self, hash: &SecretHash) -> Result<Option<AccessTokenRow>, StoreError> {
-        Ok(on_pool!(self, pool => sqlx::query_as(
+        let row: Option<AccessTokenColumns> = on_pool!(self, pool => sqlx::query_as(
             "SELECT jti, client_id, subject, scope, family_id, created_at, expires_at, revoked_at FROM access_tokens WHERE token_hash = $1")
-            .bind(hash.as_bytes()).fetch_optional(pool).await)?)
+            .bind(hash.as_bytes()).fetch_optional(pool).await)?;
+        Ok(row.map(AccessTokenRow::from))
     }
 
     /// The opaque access token with this digest and its standing, in one query.
@@ -102,7 +132,7 @@ impl Store {
                 family_revoked: r.family_revoked,
                 username: r.username,
             };
-            (r.token, standing)
+            (AccessTokenRow::from(r.token), standing)
         }))
     }
 
@@ -110,12 +140,12 @@ impl Store {
     /// subject, in one query.
     pub async fn jwt_standing(
         &self,
-        jti: &str,
-        family_id: Option<&str>,
-        subject: &str,
+        jti: &Jti,
+        family_id: Option<&FamilyId>,
+        subject: &Subject,
     ) -> Result<TokenStanding, StoreError> {
         Ok(on_pool!(self, pool => sqlx::query_as(JWT_STANDING_SQL)
-            .bind(jti).bind(family_id).bind(subject).fetch_one(pool).await)?)
+            .bind(jti.as_str()).bind(family_id.map(FamilyId::as_str)).bind(subject.as_str()).fetch_one(pool).await)?)
     }
 
     /// Revokes an opaque access token by digest. True if it was live.
@@ -132,7 +162,8 @@ impl Store {
             "INSERT INTO access_tokens (jti, token_hash, client_id, subject, scope, family_id, created_at, expires_at, revoked_at)
              VALUES ($1, NULL, $2, $3, $4, $5, $6, $7, $8)
              ON CONFLICT (jti) DO UPDATE SET revoked_at = excluded.revoked_at")
-            .bind(&t.jti).bind(&t.client_id).bind(&t.subject).bind(&t.scope).bind(&t.family_id)
+            .bind(t.jti.as_str()).bind(t.client_id.as_str()).bind(t.subject.as_str()).bind(&t.scope)
+            .bind(t.family_id.as_ref().map(FamilyId::as_str))
             .bind(t.created_at).bind(t.expires_at).bind(now)
             .execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(())

@@ -2,6 +2,8 @@
 //! one kind (throttled logins) are counted in one row per aggregate key instead of a row
 //! each; the janitor deletes events past the retention period ([`Store::purge_expired`]).
 
+use latchkey_protocol::{ClientId, UserId};
+
 use crate::{Store, StoreError, on_pool, on_writer};
 
 /// One recorded event. Never holds a secret: usernames, client ids, key ids, addresses.
@@ -58,9 +60,9 @@ impl Store {
     }
 
     /// Forgets a user's consent for a client. False if there was none.
-    pub async fn delete_consent(&self, user_id: &str, client_id: &str) -> Result<bool, StoreError> {
+    pub async fn delete_consent(&self, user_id: &UserId, client_id: &ClientId) -> Result<bool, StoreError> {
         let n = on_writer!(self, pool => sqlx::query("DELETE FROM consents WHERE user_id = $1 AND client_id = $2")
-            .bind(user_id).bind(client_id).execute(pool).await.map(|r| r.rows_affected()))?;
+            .bind(user_id.as_str()).bind(client_id.as_str()).execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(n > 0)
     }
 }

@@ -47,7 +47,7 @@ impl ClientRow {
             None => None,
         };
         Ok(Client {
-            id: self.id,
+            id: self.id.into(),
             name: self.name,
             secret_hash,
             redirect_uris,
@@ -103,7 +103,7 @@ impl Store {
         on_writer!(self, pool => sqlx::query(
             "INSERT INTO clients (id, secret_hash, name, redirect_uris, grant_types, scopes, require_pkce, created_at, token_format, metadata, may_introspect)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
-            .bind(&c.id).bind(&e.secret).bind(&c.name).bind(&e.redirect_uris).bind(&e.grant_types)
+            .bind(c.id.as_str()).bind(&e.secret).bind(&c.name).bind(&e.redirect_uris).bind(&e.grant_types)
             .bind(&e.scopes).bind(c.require_pkce).bind(c.created_at).bind(c.token_format.as_str()).bind(&e.metadata)
             .bind(c.may_introspect)
             .execute(pool).await.map(|r| r.rows_affected()))?;
@@ -118,7 +118,7 @@ impl Store {
             "UPDATE clients SET name = $1, redirect_uris = $2, grant_types = $3, scopes = $4, require_pkce = $5, token_format = $6, metadata = $7
              WHERE id = $8")
             .bind(&c.name).bind(&e.redirect_uris).bind(&e.grant_types).bind(&e.scopes).bind(c.require_pkce)
-            .bind(c.token_format.as_str()).bind(&e.metadata).bind(&c.id)
+            .bind(c.token_format.as_str()).bind(&e.metadata).bind(c.id.as_str())
             .execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(n > 0)
     }

@@ -2,8 +2,8 @@
 //! (`latchkey-flows` makes and opens it), so only its redemption is stored: the digest of
 //! each redeemed code, inserted once, is what makes it single-use.
 
-use latchkey_protocol::UnixTime;
 use latchkey_protocol::secret::SecretHash;
+use latchkey_protocol::{FamilyId, UnixTime, UserId};
 
 use crate::refresh::{NewRefreshToken, bind_refresh_token};
 use crate::{Store, StoreError, hot_write, on_pool};
@@ -52,18 +52,18 @@ impl Store {
     pub async fn consume_code(
         &self,
         hash: &SecretHash,
-        user_id: &str,
+        user_id: &UserId,
         keep_until: UnixTime,
-        family_id: &str,
+        family_id: &FamilyId,
         first_refresh: Option<&NewRefreshToken>,
     ) -> Result<bool, StoreError> {
         let n = match first_refresh {
             // No refresh token: the family is only the `gid` of the access tokens issued.
             None => hot_write!(self, sql: CONSUME_CODE_SQL,
-                |q| q.bind(keep_until).bind(hash.as_bytes().to_vec()).bind(user_id.to_owned()).bind(family_id.to_owned()))?,
+                |q| q.bind(keep_until).bind(hash.as_bytes().to_vec()).bind(user_id.as_str().to_owned()).bind(family_id.as_str().to_owned()))?,
             Some(refresh) => {
-                debug_assert_eq!(refresh.grant.user_id, user_id);
-                debug_assert_eq!(refresh.family_id, family_id);
+                debug_assert_eq!(&refresh.grant.user_id, user_id);
+                debug_assert_eq!(&refresh.family_id, family_id);
                 hot_write!(self,
                     sqlite_atomic: CONSUME_CODE_WITH_REFRESH_SQLITE,
                     postgres: CONSUME_CODE_WITH_REFRESH_POSTGRES,

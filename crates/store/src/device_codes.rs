@@ -1,18 +1,18 @@
 //! Device authorization requests (RFC 8628 §3.2), polled by the device and approved by the
 //! user on another screen.
 
-use latchkey_protocol::UnixTime;
 use latchkey_protocol::secret::SecretHash;
+use latchkey_protocol::{ClientId, UnixTime, UserId};
 
 use crate::{Store, StoreError, on_pool, on_writer};
 
 /// A stored device authorization request.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct DeviceCodeRow {
     /// The user code, normalised (upper case, no dash).
     pub user_code: String,
     /// The client that asked.
-    pub client_id: String,
+    pub client_id: ClientId,
     /// The scope asked for.
     pub scope: String,
     /// Expiry.
@@ -22,7 +22,7 @@ pub struct DeviceCodeRow {
     /// Last poll.
     pub last_polled_at: Option<i64>,
     /// The user who decided.
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     /// `allow` or `deny`, once decided.
     pub decision: Option<String>,
     /// When the tokens were issued.
@@ -37,7 +37,7 @@ pub struct NewDeviceCode {
     /// The user code, normalised.
     pub user_code: String,
     /// The client.
-    pub client_id: String,
+    pub client_id: ClientId,
     /// The scope.
     pub scope: String,
     /// Creation time.
@@ -46,6 +46,36 @@ pub struct NewDeviceCode {
     pub expires_at: i64,
     /// Polling interval.
     pub interval_secs: i64,
+}
+
+/// [`DeviceCodeRow`] as the database returns it, in the order of [`COLUMNS`].
+#[derive(sqlx::FromRow)]
+struct DeviceCodeColumns {
+    user_code: String,
+    client_id: String,
+    scope: String,
+    expires_at: i64,
+    interval_secs: i64,
+    last_polled_at: Option<i64>,
+    user_id: Option<String>,
+    decision: Option<String>,
+    consumed_at: Option<i64>,
+}
+
+impl From<DeviceCodeColumns> for DeviceCodeRow {
+    fn from(c: DeviceCodeColumns) -> DeviceCodeRow {
+        DeviceCodeRow {
+            user_code: c.user_code,
+            client_id: c.client_id.into(),
+            scope: c.scope,
+            expires_at: c.expires_at,
+            interval_secs: c.interval_secs,
+            last_polled_at: c.last_polled_at,
+            user_id: c.user_id.map(UserId::from),
+            decision: c.decision,
+            consumed_at: c.consumed_at,
+        }
+    }
 }
 
 const COLUMNS: &str =
@@ -57,7 +87,7 @@ impl Store {
         on_writer!(self, pool => sqlx::query(
             "INSERT INTO device_codes (device_code_hash, user_code, client_id, scope, created_at, expires_at, interval_secs)
              VALUES ($1, $2, $3, $4, $5, $6, $7)")
-            .bind(d.hash.as_bytes()).bind(&d.user_code).bind(&d.client_id).bind(&d.scope)
+            .bind(d.hash.as_bytes()).bind(&d.user_code).bind(d.client_id.as_str()).bind(&d.scope)
             .bind(d.created_at).bind(d.expires_at).bind(d.interval_secs)
             .execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(())
@@ -66,8 +96,9 @@ impl Store {
     /// The request with this device code digest.
     pub async fn device_code(&self, hash: &SecretHash) -> Result<Option<DeviceCodeRow>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM device_codes WHERE device_code_hash = $1");
-        Ok(on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-            .bind(hash.as_bytes()).fetch_optional(pool).await)?)
+        let row: Option<DeviceCodeColumns> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(hash.as_bytes()).fetch_optional(pool).await)?;
+        Ok(row.map(DeviceCodeRow::from))
     }
 
     /// The live (unexpired, undecided) request with this user code.
@@ -78,21 +109,22 @@ impl Store {
     ) -> Result<Option<DeviceCodeRow>, StoreError> {
         let sql =
             format!("SELECT {COLUMNS} FROM device_codes WHERE user_code = $1 AND expires_at > $2 AND decision IS NULL");
-        Ok(on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-            .bind(user_code).bind(now).fetch_optional(pool).await)?)
+        let row: Option<DeviceCodeColumns> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(user_code).bind(now).fetch_optional(pool).await)?;
+        Ok(row.map(DeviceCodeRow::from))
     }
 
     /// Records the user's decision, once. False if already decided or expired.
     pub async fn decide_device_code(
         &self,
         user_code: &str,
-        user_id: &str,
+        user_id: &UserId,
         decision: &str,
         now: UnixTime,
     ) -> Result<bool, StoreError> {
         let n = on_writer!(self, pool => sqlx::query(
             "UPDATE device_codes SET user_id = $1, decision = $2 WHERE user_code = $3 AND decision IS NULL AND expires_at > $4")
-            .bind(user_id).bind(decision).bind(user_code).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
+            .bind(user_id.as_str()).bind(decision).bind(user_code).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(n == 1)
     }
 

@@ -2,7 +2,7 @@
 
 use latchkey_protocol::secret::SecretHash;
 use latchkey_protocol::token::RefreshGrant;
-use latchkey_protocol::{Scope, UnixTime};
+use latchkey_protocol::{ClientId, FamilyId, Scope, UnixTime, UserId};
 
 use crate::{Store, StoreError, hot_write, on_pool, on_writer};
 
@@ -12,7 +12,7 @@ pub struct NewRefreshToken {
     /// Digest of the token.
     pub hash: SecretHash,
     /// The rotation family: every token rotated from one grant shares it.
-    pub family_id: String,
+    pub family_id: FamilyId,
     /// Client, user, scope and expiry.
     pub grant: RefreshGrant,
     /// When it was issued.
@@ -23,7 +23,7 @@ pub struct NewRefreshToken {
 #[derive(Debug, Clone)]
 pub struct StoredRefreshToken {
     /// Its family.
-    pub family_id: String,
+    pub family_id: FamilyId,
     /// Client, user, scope and expiry.
     pub grant: RefreshGrant,
     /// Set once it has been exchanged for a successor.
@@ -57,9 +57,9 @@ where
     i64: for<'e> sqlx::Encode<'e, DB> + sqlx::Type<DB>,
 {
     q.bind(t.hash.as_bytes().to_vec())
-        .bind(t.family_id.clone())
-        .bind(t.grant.client_id.clone())
-        .bind(t.grant.user_id.clone())
+        .bind(t.family_id.as_str().to_owned())
+        .bind(t.grant.client_id.as_str().to_owned())
+        .bind(t.grant.user_id.as_str().to_owned())
         .bind(t.grant.scope.to_string())
         .bind(t.created_at)
         .bind(t.grant.expires_at)
@@ -68,8 +68,13 @@ where
 fn stored_refresh(r: RefreshRow) -> Result<StoredRefreshToken, StoreError> {
     let scope = Scope::parse(&r.scope).map_err(|_| StoreError::corrupt("refresh scope"))?;
     Ok(StoredRefreshToken {
-        family_id: r.family_id,
-        grant: RefreshGrant { client_id: r.client_id, user_id: r.user_id, scope, expires_at: r.expires_at },
+        family_id: FamilyId::from(r.family_id),
+        grant: RefreshGrant {
+            client_id: ClientId::from(r.client_id),
+            user_id: UserId::from(r.user_id),
+            scope,
+            expires_at: r.expires_at,
+        },
         rotated_at: r.rotated_at,
         revoked_at: r.revoked_at,
     })
@@ -161,22 +166,22 @@ impl Store {
     pub async fn rotate_live_refresh_token(
         &self,
         old: &SecretHash,
-        client_id: &str,
+        client_id: &ClientId,
         successor: &SecretHash,
         now: UnixTime,
     ) -> Result<Option<StoredRefreshToken>, StoreError> {
         let rows = hot_write!(rows: RefreshRow, self,
             sqlite_atomic: ROTATE_LIVE_REFRESH_TOKEN_SQLITE,
             postgres: ROTATE_LIVE_REFRESH_TOKEN_POSTGRES,
-            |q| q.bind(now).bind(old.as_bytes().to_vec()).bind(client_id.to_owned()).bind(successor.as_bytes().to_vec()))?;
+            |q| q.bind(now).bind(old.as_bytes().to_vec()).bind(client_id.as_str().to_owned()).bind(successor.as_bytes().to_vec()))?;
         rows.into_iter().next().map(stored_refresh).transpose()
     }
 
     /// Revokes every token of a family. Returns how many were live.
-    pub async fn revoke_refresh_family(&self, family_id: &str, now: UnixTime) -> Result<u64, StoreError> {
+    pub async fn revoke_refresh_family(&self, family_id: &FamilyId, now: UnixTime) -> Result<u64, StoreError> {
         Ok(
             on_writer!(self, pool => sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL")
-            .bind(now).bind(family_id).execute(pool).await.map(|r| r.rows_affected()))?,
+            .bind(now).bind(family_id.as_str()).execute(pool).await.map(|r| r.rows_affected()))?,
         )
     }
 
@@ -204,13 +209,13 @@ impl Store {
     /// refresh tokens were live.
     pub async fn revoke_user_families(
         &self,
-        user_id: &str,
-        client_id: Option<&str>,
+        user_id: &UserId,
+        client_id: Option<&ClientId>,
         now: UnixTime,
     ) -> Result<u64, StoreError> {
         Ok(on_writer!(self, pool => sqlx::query("UPDATE refresh_tokens SET revoked_at = $1
                 WHERE family_id IN (SELECT family_id FROM refresh_tokens WHERE user_id = $2 AND ($3 IS NULL OR client_id = $3))
                 AND revoked_at IS NULL")
-            .bind(now).bind(user_id).bind(client_id).execute(pool).await.map(|r| r.rows_affected()))?)
+            .bind(now).bind(user_id.as_str()).bind(client_id.map(ClientId::as_str)).execute(pool).await.map(|r| r.rows_affected()))?)
     }
 }

@@ -1,12 +1,15 @@
 //! Resource owners: user accounts with Argon2id password hashes (PHC strings).
 
+use latchkey_protocol::UserId;
+
 use crate::{Store, StoreError, on_pool, on_writer};
 
 /// A user account.
 #[derive(Clone, sqlx::FromRow)]
 pub struct User {
     /// Stable identifier, the `sub` of tokens.
-    pub id: String,
+    #[sqlx(try_from = "String")]
+    pub id: UserId,
     /// Login name, unique.
     pub username: String,
     /// Argon2id PHC string.
@@ -25,7 +28,7 @@ impl Store {
     /// Adds a user. `Conflict` if the username is taken.
     pub async fn insert_user(&self, u: &User) -> Result<(), StoreError> {
         on_writer!(self, pool => sqlx::query("INSERT INTO users (id, username, password_hash, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(&u.id).bind(&u.username).bind(&u.password_hash).bind(u.created_at).execute(pool).await.map(|r| r.rows_affected()))?;
+            .bind(u.id.as_str()).bind(&u.username).bind(&u.password_hash).bind(u.created_at).execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 
@@ -38,10 +41,10 @@ impl Store {
     }
 
     /// The user with this id.
-    pub async fn user(&self, id: &str) -> Result<Option<User>, StoreError> {
+    pub async fn user(&self, id: &UserId) -> Result<Option<User>, StoreError> {
         Ok(
             on_pool!(self, pool => sqlx::query_as("SELECT id, username, password_hash, created_at FROM users WHERE id = $1")
-            .bind(id).fetch_optional(pool).await)?,
+            .bind(id.as_str()).fetch_optional(pool).await)?,
         )
     }
 

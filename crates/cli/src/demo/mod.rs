@@ -97,7 +97,7 @@ pub async fn start(port: u16, db: &Path, access_token_ttl: i64) -> anyhow::Resul
         auth.add_user(DEMO_USER, &password).await?;
     }
     for old in auth.clients().await?.into_iter().filter(|c| c.name == DEMO_CLIENT_NAME) {
-        auth.delete_client(&old.id).await?;
+        auth.delete_client(old.id.as_str()).await?;
     }
     let issued = auth
         .add_client(NewClient {
@@ -124,7 +124,7 @@ pub async fn start(port: u16, db: &Path, access_token_ttl: i64) -> anyhow::Resul
         issuer: issuer.clone(),
         api_url: api_url.clone(),
         client_url: client_url.clone(),
-        client_id: issued.client.id.clone(),
+        client_id: issued.client.id.to_string(),
         client_secret: secret,
     })?;
     let app_stop = stop();

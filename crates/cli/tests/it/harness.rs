@@ -114,7 +114,7 @@ impl TestServer {
     pub async fn client_with(&self, req: NewClient) -> TestClient {
         let redirect_uri = req.redirect_uris.first().cloned().unwrap_or_default();
         let issued = self.auth.add_client(req).await.unwrap();
-        TestClient { id: issued.client.id, secret: issued.secret.map(|s| s.expose().to_owned()), redirect_uri }
+        TestClient { id: issued.client.id.into(), secret: issued.secret.map(|s| s.expose().to_owned()), redirect_uri }
     }
 
     /// A confidential client with code, refresh and client-credentials grants.

@@ -1,9 +1,9 @@
 //! Authorization code grant, RFC 6749 §4.1.3, with PKCE (RFC 7636 §4.6).
 
-use latchkey_protocol::OAuthError;
 use latchkey_protocol::client::Client;
 use latchkey_protocol::secret::{AuthorizationCode, SecretHash};
 use latchkey_protocol::token::{self, TokenResponse};
+use latchkey_protocol::{FamilyId, OAuthError};
 
 use crate::audit::{Subject, kind};
 use crate::{AuthServer, FlowError, secrets};
@@ -36,7 +36,7 @@ impl AuthServer {
         // refresh token, so a replay can revoke them all (§4.1.2).
         let family_id = match &family {
             Some((_, row)) => row.family_id.clone(),
-            None => secrets::new_ordered_id()?,
+            None => FamilyId::from(secrets::new_ordered_id()?),
         };
         // §4.1.2: single use, atomic even across instances: one racing request wins, and
         // the refresh family is stored with the win or not at all.
@@ -72,8 +72,11 @@ impl AuthServer {
                     "authorization code replayed; tokens issued from it revoked"
                 );
                 let detail = Some(format!("{n} refresh tokens revoked"));
-                self.audit(kind::CODE_REPLAY, Subject { client_id: Some(&client.id), detail, ..Subject::default() })
-                    .await;
+                self.audit(
+                    kind::CODE_REPLAY,
+                    Subject { client_id: Some(client.id.as_str()), detail, ..Subject::default() },
+                )
+                .await;
                 OAuthError::invalid_grant("the authorization code was already used").into()
             }
             Err(e) => e.into(),

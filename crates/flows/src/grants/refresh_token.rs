@@ -11,10 +11,10 @@ use aws_lc_rs::hmac;
 use latchkey_protocol::client::Client;
 use latchkey_protocol::secret::{RefreshToken, STAMPED_RANDOM_BYTES, stamp};
 use latchkey_protocol::token::{self, RefreshGrant, TokenResponse};
-use latchkey_protocol::{OAuthError, Scope};
+use latchkey_protocol::{FamilyId, OAuthError, Scope, Subject};
 use latchkey_store::{NewRefreshToken, StoredRefreshToken};
 
-use crate::audit::{Subject, kind};
+use crate::audit::{self, kind};
 use crate::{AuthServer, FlowError, secrets};
 
 impl AuthServer {
@@ -115,20 +115,24 @@ impl AuthServer {
         successor: RefreshToken,
         access_scope: Scope,
     ) -> Result<TokenResponse, FlowError> {
+        let subject = Subject::user(&stored.grant.user_id);
         let (access_token, expires_in) =
-            self.access_token(client, &stored.grant.user_id, &access_scope, Some(&stored.family_id)).await?;
+            self.access_token(client, &subject, &access_scope, Some(&stored.family_id)).await?;
         Ok(TokenResponse::bearer(access_token, expires_in, &access_scope, Some(&successor)))
     }
 
     /// RFC 9700 §4.14.2: a rotated refresh token presented again means one of two parties
     /// holds a stolen copy; revoke the whole family.
-    async fn refresh_reused(&self, client: &Client, family_id: &str, now: i64) -> FlowError {
+    async fn refresh_reused(&self, client: &Client, family_id: &FamilyId, now: i64) -> FlowError {
         match self.store.revoke_refresh_family(family_id, now).await {
             Ok(n) => {
-                tracing::warn!(family = family_id, revoked = n, "refresh token reused; family revoked");
+                tracing::warn!(family = %family_id, revoked = n, "refresh token reused; family revoked");
                 let detail = Some(format!("family {family_id}: {n} tokens revoked"));
-                self.audit(kind::REFRESH_REUSE, Subject { client_id: Some(&client.id), detail, ..Subject::default() })
-                    .await;
+                self.audit(
+                    kind::REFRESH_REUSE,
+                    audit::Subject { client_id: Some(client.id.as_str()), detail, ..audit::Subject::default() },
+                )
+                .await;
                 OAuthError::invalid_grant("the refresh token was already used").into()
             }
             Err(e) => e.into(),

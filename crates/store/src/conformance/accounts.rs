@@ -1,8 +1,8 @@
 //! Clients, users, sessions and consent; client registration (RFC 7591, RFC 7592).
 
-use latchkey_protocol::Scope;
 use latchkey_protocol::client::TokenFormat;
 use latchkey_protocol::secret::SecretHash;
+use latchkey_protocol::{ClientId, Scope};
 
 use super::{client, refresh, seed, user};
 use crate::{Session, Store, StoreError, User};
@@ -37,7 +37,7 @@ pub async fn users_are_unique_and_removable(store: &Store) {
     assert!(matches!(store.insert_user(&dup).await, Err(StoreError::Conflict)));
     assert_eq!(store.user_by_name("alice").await.unwrap().unwrap().id, "u-alice");
     assert!(store.set_password_hash("alice", "$argon2id$new").await.unwrap());
-    assert_eq!(store.user("u-alice").await.unwrap().unwrap().password_hash, "$argon2id$new");
+    assert_eq!(store.user(&"u-alice".into()).await.unwrap().unwrap().password_hash, "$argon2id$new");
     assert_eq!(store.users().await.unwrap().len(), 1);
     assert!(store.delete_user("alice").await.unwrap());
     assert!(store.user_by_name("alice").await.unwrap().is_none());
@@ -67,20 +67,22 @@ pub async fn consent_widens(store: &Store) {
     store.grant_consent(&u.id, &c.id, &Scope::from_tokens(["b"]), 2).await.unwrap();
     assert_eq!(store.consent(&u.id, &c.id).await.unwrap().unwrap().to_string(), "a b");
     assert_eq!(asked(50).await.unwrap().unwrap().1.unwrap().to_string(), "a b");
-    assert!(store.session_user_consent(&sid, "another-client", 50).await.unwrap().unwrap().1.is_none());
+    assert!(
+        store.session_user_consent(&sid, &ClientId::from("another-client"), 50).await.unwrap().unwrap().1.is_none()
+    );
     assert!(asked(100).await.unwrap().is_none(), "the session has ended");
 }
 
 /// Only the operator marks a client as a resource server (RFC 7662 §4).
 pub async fn client_introspection_flag(store: &Store) {
     let (c, _) = seed(store).await;
-    assert!(!store.client(&c.id).await.unwrap().unwrap().may_introspect);
-    assert!(store.set_client_introspection(&c.id, true).await.unwrap());
-    assert!(store.client(&c.id).await.unwrap().unwrap().may_introspect);
+    assert!(!store.client(c.id.as_str()).await.unwrap().unwrap().may_introspect);
+    assert!(store.set_client_introspection(c.id.as_str(), true).await.unwrap());
+    assert!(store.client(c.id.as_str()).await.unwrap().unwrap().may_introspect);
     assert!(!store.set_client_introspection("nobody", true).await.unwrap());
-    assert!(!store.client(&c.id).await.unwrap().unwrap().registered_dynamically);
-    assert!(store.set_registration_token(&c.id, &SecretHash::of("reg")).await.unwrap());
-    assert!(store.client(&c.id).await.unwrap().unwrap().registered_dynamically);
+    assert!(!store.client(c.id.as_str()).await.unwrap().unwrap().registered_dynamically);
+    assert!(store.set_registration_token(c.id.as_str(), &SecretHash::of("reg")).await.unwrap());
+    assert!(store.client(c.id.as_str()).await.unwrap().unwrap().registered_dynamically);
 }
 
 /// Deleting a client deletes its refresh tokens and consents.
@@ -88,7 +90,7 @@ pub async fn removing_a_client_removes_what_it_was_issued(store: &Store) {
     let (c, u) = seed(store).await;
     store.insert_refresh_token(&refresh("rt", "fam", &c, &u)).await.unwrap();
     store.grant_consent(&u.id, &c.id, &Scope::from_tokens(["profile"]), 1).await.unwrap();
-    assert!(store.delete_client(&c.id).await.unwrap());
+    assert!(store.delete_client(c.id.as_str()).await.unwrap());
     assert!(store.refresh_token(&SecretHash::of("rt")).await.unwrap().is_none());
     assert!(store.consent(&u.id, &c.id).await.unwrap().is_none());
 }

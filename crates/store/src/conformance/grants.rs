@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use latchkey_protocol::Subject;
 use latchkey_protocol::secret::SecretHash;
 
 use super::{client, refresh, seed, user};
@@ -18,7 +19,7 @@ pub async fn rfc6749_4_1_2_code_consumed_once_under_race(store: &Store) {
         let tasks: Vec<_> = (0..8)
             .map(|_| {
                 let (store, hash, user) = (store.clone(), hash.clone(), u.id.clone());
-                tokio::spawn(async move { store.consume_code(&hash, &user, 2300, "fam", None).await.unwrap() })
+                tokio::spawn(async move { store.consume_code(&hash, &user, 2300, &"fam".into(), None).await.unwrap() })
             })
             .collect();
         let mut wins = 0;
@@ -65,8 +66,8 @@ pub async fn rfc6749_4_1_2_a_deleted_users_code_redeems_nothing(store: &Store) {
     let (c, u) = seed(store).await;
     assert!(store.delete_user(&u.username).await.unwrap());
     let first = refresh("rt", "fam", &c, &u);
-    assert!(!store.consume_code(&SecretHash::of("code"), &u.id, 2300, "fam", Some(&first)).await.unwrap());
-    assert!(!store.consume_code(&SecretHash::of("code2"), &u.id, 2300, "fam2", None).await.unwrap());
+    assert!(!store.consume_code(&SecretHash::of("code"), &u.id, 2300, &"fam".into(), Some(&first)).await.unwrap());
+    assert!(!store.consume_code(&SecretHash::of("code2"), &u.id, 2300, &"fam2".into(), None).await.unwrap());
     assert!(!store.code_consumed(&SecretHash::of("code")).await.unwrap());
     assert!(!store.code_consumed(&SecretHash::of("code2")).await.unwrap());
     assert!(store.refresh_token(&first.hash).await.unwrap().is_none());
@@ -80,7 +81,7 @@ pub async fn a_failed_two_statement_write_changes_nothing(store: &Store) {
     let code = SecretHash::of("code");
     let mut orphan = refresh("rt-orphan", "fam", &c, &u);
     orphan.grant.client_id = "no-such-client".into(); // the foreign key fails
-    assert!(store.consume_code(&code, &u.id, 2300, "fam", Some(&orphan)).await.is_err());
+    assert!(store.consume_code(&code, &u.id, 2300, &"fam".into(), Some(&orphan)).await.is_err());
     assert!(!store.code_consumed(&code).await.unwrap());
     assert!(store.refresh_token(&orphan.hash).await.unwrap().is_none());
 
@@ -100,7 +101,7 @@ pub async fn a_failed_two_statement_write_changes_nothing(store: &Store) {
         assert!(store.rotate_refresh_token(&SecretHash::of(&from), &next, 1200).await.unwrap());
     }
     let first = refresh("rt", "fam2", &c, &u);
-    assert!(store.consume_code(&code, &u.id, 2300, "fam2", Some(&first)).await.unwrap());
+    assert!(store.consume_code(&code, &u.id, 2300, &"fam2".into(), Some(&first)).await.unwrap());
 }
 
 /// Writes that arrive together (and on SQLite share one commit) succeed or fail each on
@@ -110,7 +111,7 @@ pub async fn concurrent_writes_fail_alone(store: &Store) {
     let row = |jti: &str| AccessTokenRow {
         jti: jti.into(),
         client_id: c.id.clone(),
-        subject: u.id.clone(),
+        subject: Subject::user(&u.id),
         scope: "profile".into(),
         family_id: None,
         created_at: 10,
@@ -135,7 +136,7 @@ pub async fn concurrent_writes_fail_alone(store: &Store) {
             assert!(stored.is_none());
         } else {
             result.unwrap();
-            assert_eq!(stored.unwrap().0.jti, format!("j{i}"));
+            assert_eq!(stored.unwrap().0.jti.as_str(), format!("j{i}"));
         }
     }
 }
@@ -173,7 +174,7 @@ pub async fn rfc6749_6_live_refresh_token_rotated_in_one_write(store: &Store) {
     let (c, u) = seed(store).await;
     store.insert_refresh_token(&refresh("rt", "fam", &c, &u)).await.unwrap();
     let (old, next) = (SecretHash::of("rt"), SecretHash::of("rt-next"));
-    assert!(store.rotate_live_refresh_token(&old, "another-client", &next, 1100).await.unwrap().is_none());
+    assert!(store.rotate_live_refresh_token(&old, &"another-client".into(), &next, 1100).await.unwrap().is_none());
     assert!(store.rotate_live_refresh_token(&old, &c.id, &next, 9000).await.unwrap().is_none(), "expired");
     assert!(store.refresh_token(&next).await.unwrap().is_none(), "nothing changed");
     assert!(store.refresh_token(&old).await.unwrap().unwrap().rotated_at.is_none());
@@ -210,18 +211,20 @@ pub async fn rfc9700_4_14_2_family_and_code_revocation(store: &Store) {
     // famB came from codeB: its first token is stored with the code's redemption.
     assert!(
         store
-            .consume_code(&SecretHash::of("codeB"), &u.id, 2300, "famB", Some(&refresh("b1", "famB", &c, &u)))
+            .consume_code(&SecretHash::of("codeB"), &u.id, 2300, &"famB".into(), Some(&refresh("b1", "famB", &c, &u)))
             .await
             .unwrap()
     );
-    assert_eq!(store.revoke_refresh_family("famA", 5).await.unwrap(), 2);
+    assert_eq!(store.revoke_refresh_family(&"famA".into(), 5).await.unwrap(), 2);
     assert_eq!(store.refresh_token(&SecretHash::of("a2")).await.unwrap().unwrap().revoked_at, Some(5));
     assert!(store.refresh_token(&SecretHash::of("b1")).await.unwrap().unwrap().revoked_at.is_none());
     // A revoked token cannot be rotated.
     assert!(!store.rotate_refresh_token(&SecretHash::of("a2"), &refresh("a3", "famA", &c, &u), 6).await.unwrap());
     assert!(store.rotate_refresh_token(&SecretHash::of("b1"), &refresh("b2", "famB", &c, &u), 6).await.unwrap());
     assert_eq!(store.revoke_refresh_by_code(&SecretHash::of("codeB"), 7, 600).await.unwrap(), 2);
-    assert!(store.jwt_standing("jb", Some("famB"), &u.id).await.unwrap().family_revoked);
+    assert!(
+        store.jwt_standing(&"jb".into(), Some(&"famB".into()), &Subject::user(&u.id)).await.unwrap().family_revoked
+    );
     assert_eq!(store.refresh_token(&SecretHash::of("b2")).await.unwrap().unwrap().revoked_at, Some(7));
     assert_eq!(
         store.refresh_token(&SecretHash::of("a2")).await.unwrap().unwrap().revoked_at,
@@ -230,16 +233,18 @@ pub async fn rfc9700_4_14_2_family_and_code_revocation(store: &Store) {
     );
     // A code redeemed without a refresh token still revokes the access tokens of its
     // family (RFC 6749 §4.1.2); one never redeemed revokes nothing.
-    assert!(store.consume_code(&SecretHash::of("codeC"), &u.id, 2300, "famC", None).await.unwrap());
-    assert!(store.jwt_standing("jc", Some("famC"), &u.id).await.unwrap().is_live());
+    assert!(store.consume_code(&SecretHash::of("codeC"), &u.id, 2300, &"famC".into(), None).await.unwrap());
+    assert!(store.jwt_standing(&"jc".into(), Some(&"famC".into()), &Subject::user(&u.id)).await.unwrap().is_live());
     assert_eq!(store.revoke_refresh_by_code(&SecretHash::of("codeC"), 8, 608).await.unwrap(), 0);
-    assert!(store.jwt_standing("jc", Some("famC"), &u.id).await.unwrap().family_revoked);
-    assert!(store.jwt_standing("jd", Some("famD"), &u.id).await.unwrap().is_live());
+    assert!(
+        store.jwt_standing(&"jc".into(), Some(&"famC".into()), &Subject::user(&u.id)).await.unwrap().family_revoked
+    );
+    assert!(store.jwt_standing(&"jd".into(), Some(&"famD".into()), &Subject::user(&u.id)).await.unwrap().is_live());
     assert_eq!(store.revoke_refresh_by_code(&SecretHash::of("codeD"), 8, 608).await.unwrap(), 0);
     // The revocation is kept until the family's last access token has expired.
     let purged = store.purge_expired(PurgeBefore { expired_before: 609, audit_before: 0 }, 1000, 10).await.unwrap();
     assert!(purged.rows.contains(&("revoked_families", 2)), "{purged:?}");
-    assert!(store.jwt_standing("jc", Some("famC"), &u.id).await.unwrap().is_live());
+    assert!(store.jwt_standing(&"jc".into(), Some(&"famC".into()), &Subject::user(&u.id)).await.unwrap().is_live());
 }
 
 /// A password change ends every grant of the user; a withdrawn consent those of one client.
@@ -254,7 +259,7 @@ pub async fn revoking_a_users_families(store: &Store) {
     store.insert_refresh_token(&refresh("o1", "famO", &other, &u)).await.unwrap();
     store.insert_refresh_token(&refresh("b1", "famBob", &c, &bob)).await.unwrap();
     assert_eq!(store.revoke_user_families(&u.id, Some(&c.id), 5).await.unwrap(), 2, "a1 (rotated) and a2");
-    assert!(store.jwt_standing("j", Some("famA"), &u.id).await.unwrap().family_revoked);
+    assert!(store.jwt_standing(&"j".into(), Some(&"famA".into()), &Subject::user(&u.id)).await.unwrap().family_revoked);
     assert!(store.refresh_token(&SecretHash::of("o1")).await.unwrap().unwrap().revoked_at.is_none());
     assert_eq!(store.revoke_user_families(&u.id, None, 6).await.unwrap(), 1);
     assert_eq!(store.refresh_token(&SecretHash::of("o1")).await.unwrap().unwrap().revoked_at, Some(6));
@@ -268,7 +273,7 @@ pub async fn access_tokens_and_revocation(store: &Store) {
     let row = AccessTokenRow {
         jti: "j1".into(),
         client_id: c.id.clone(),
-        subject: u.id.clone(),
+        subject: Subject::user(&u.id),
         scope: "profile".into(),
         family_id: Some("fam".into()),
         created_at: 10,
@@ -277,7 +282,7 @@ pub async fn access_tokens_and_revocation(store: &Store) {
     };
     store.insert_access_token(&SecretHash::of("opaque"), &row).await.unwrap();
     let (back, standing) = store.access_token_standing(&SecretHash::of("opaque")).await.unwrap().unwrap();
-    assert_eq!((back.jti.as_str(), back.family_id.as_deref()), ("j1", Some("fam")));
+    assert_eq!((back.jti.as_str(), back.family_id.as_ref().map(|f| f.as_str())), ("j1", Some("fam")));
     let alice = TokenStanding { username: Some(u.username.clone()), ..TokenStanding::default() };
     assert_eq!(standing, alice);
     assert!(standing.is_live());
@@ -287,19 +292,21 @@ pub async fn access_tokens_and_revocation(store: &Store) {
     assert_eq!((standing.revoked_at, standing.is_live()), (Some(15), false));
     assert_eq!(store.access_token(&SecretHash::of("opaque")).await.unwrap().unwrap().revoked_at, Some(15));
     // A JWT is recorded by jti only when revoked; twice is fine.
-    assert_eq!(store.jwt_standing("j2", None, &u.id).await.unwrap(), alice);
+    assert_eq!(store.jwt_standing(&"j2".into(), None, &Subject::user(&u.id)).await.unwrap(), alice);
     let jwt = AccessTokenRow { jti: "j2".into(), family_id: None, ..row };
     store.revoke_jwt(&jwt, 17).await.unwrap();
     store.revoke_jwt(&jwt, 18).await.unwrap();
-    assert_eq!(store.jwt_standing("j2", None, &u.id).await.unwrap().revoked_at, Some(18));
+    assert_eq!(store.jwt_standing(&"j2".into(), None, &Subject::user(&u.id)).await.unwrap().revoked_at, Some(18));
     // A client's own token has no user; a revoked family makes its tokens not live.
-    let client_token = store.jwt_standing("j3", Some("fam"), &c.id).await.unwrap();
+    let client_token = store.jwt_standing(&"j3".into(), Some(&"fam".into()), &Subject::client(&c.id)).await.unwrap();
     assert_eq!(client_token, TokenStanding::default());
     store.insert_refresh_token(&refresh("rt", "fam", &c, &u)).await.unwrap();
-    assert!(store.jwt_standing("j3", Some("fam"), &c.id).await.unwrap().is_live());
-    store.revoke_refresh_family("fam", 19).await.unwrap();
-    assert!(store.jwt_standing("j3", Some("fam"), &c.id).await.unwrap().family_revoked);
-    assert!(store.jwt_standing("j3", Some("other"), &c.id).await.unwrap().is_live());
+    assert!(store.jwt_standing(&"j3".into(), Some(&"fam".into()), &Subject::client(&c.id)).await.unwrap().is_live());
+    store.revoke_refresh_family(&"fam".into(), 19).await.unwrap();
+    assert!(
+        store.jwt_standing(&"j3".into(), Some(&"fam".into()), &Subject::client(&c.id)).await.unwrap().family_revoked
+    );
+    assert!(store.jwt_standing(&"j3".into(), Some(&"other".into()), &Subject::client(&c.id)).await.unwrap().is_live());
     let mut unrevoked = AccessTokenRow { jti: "j4".into(), ..jwt };
     unrevoked.family_id = Some("fam".into());
     store.insert_access_token(&SecretHash::of("opaque-fam"), &unrevoked).await.unwrap();
@@ -338,7 +345,7 @@ pub async fn rfc8628_device_codes_decided_once_and_redeemed_once(store: &Store) 
     assert!(!store.consume_device_code(&SecretHash::of("dc"), 131).await.unwrap());
     let row = store.device_code(&SecretHash::of("dc")).await.unwrap().unwrap();
     assert_eq!(
-        (row.decision.as_deref(), row.user_id.as_deref(), row.consumed_at),
+        (row.decision.as_deref(), row.user_id.as_ref().map(|u| u.as_str()), row.consumed_at),
         (Some("allow"), Some(u.id.as_str()), Some(130))
     );
 }

@@ -16,7 +16,7 @@ pub async fn housekeeping_deletes_only_expired_rows_in_batches(store: &Store) {
         let expires = if i < 20 { 100 } else { 9000 };
         assert!(
             store
-                .consume_code(&SecretHash::of(&format!("code{i}")), &u.id, expires, &format!("f{i}"), None)
+                .consume_code(&SecretHash::of(&format!("code{i}")), &u.id, expires, &format!("f{i}").into(), None)
                 .await
                 .unwrap()
         );

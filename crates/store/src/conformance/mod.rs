@@ -102,8 +102,12 @@ fn client(id: &str) -> Client {
 }
 
 async fn user(store: &Store, name: &str) -> User {
-    let u =
-        User { id: format!("u-{name}"), username: name.into(), password_hash: "$argon2id$fake".into(), created_at: 1 };
+    let u = User {
+        id: format!("u-{name}").into(),
+        username: name.into(),
+        password_hash: "$argon2id$fake".into(),
+        created_at: 1,
+    };
     store.insert_user(&u).await.unwrap();
     u
 }

@@ -58,7 +58,7 @@ async fn sqlite_writes_after_close_fail() {
     db.run(async move {
         let hash = latchkey_protocol::secret::SecretHash::of("code");
         store.close().await;
-        let refused = store.consume_code(&hash, "user", 1, "fam", None).await;
+        let refused = store.consume_code(&hash, &"user".into(), 1, &"fam".into(), None).await;
         assert!(matches!(refused, Err(latchkey_store::StoreError::Unavailable(_))), "{refused:?}");
     })
     .await;
