@@ -36,17 +36,24 @@ const KEY_NAME: &str = "code_sealing_key";
 const VERSION: u8 = 2;
 const TAG_LEN: usize = 16;
 
-/// The binding inside a code, with short names: it travels in a URL.
+/// The binding inside a code. It travels in a URL, so on the wire its fields have
+/// one-letter names; they are part of the format (codes sealed before must still open).
 #[derive(Serialize, Deserialize)]
 struct Binding {
-    c: ClientId,
-    u: UserId,
-    r: String,
-    g: bool,
-    s: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    p: Option<String>,
-    e: UnixTime,
+    #[serde(rename = "c")]
+    client_id: ClientId,
+    #[serde(rename = "u")]
+    user_id: UserId,
+    #[serde(rename = "r")]
+    redirect_uri: String,
+    #[serde(rename = "g")]
+    redirect_uri_given: bool,
+    #[serde(rename = "s")]
+    scope: String,
+    #[serde(rename = "p", default, skip_serializing_if = "Option::is_none")]
+    code_challenge: Option<String>,
+    #[serde(rename = "e")]
+    expires_at: UnixTime,
 }
 
 /// Seals and opens authorization codes.
@@ -78,16 +85,7 @@ impl CodeSeal {
 
     /// A new code carrying `grant`.
     pub(crate) fn seal(&self, grant: &CodeGrant) -> Result<AuthorizationCode, FlowError> {
-        let binding = Binding {
-            c: grant.client_id.clone(),
-            u: grant.user_id.clone(),
-            r: grant.redirect_uri.clone(),
-            g: grant.redirect_uri_given,
-            s: grant.scope.to_string(),
-            p: grant.code_challenge.as_ref().map(|c| c.as_str().to_owned()),
-            e: grant.expires_at,
-        };
-        let mut data = serde_json::to_vec(&binding).map_err(|e| FlowError::Crypto(e.to_string()))?;
+        let mut data = serde_json::to_vec(&Binding::of(grant)).map_err(|e| FlowError::Crypto(e.to_string()))?;
         let nonce = self
             .key
             .seal_in_place_append_tag(aad(), &mut data)
@@ -109,15 +107,32 @@ impl CodeSeal {
         let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
         let mut data = data.to_vec();
         let plain = self.key.open_in_place(nonce, aad(), &mut data).ok()?;
-        let b: Binding = serde_json::from_slice(plain).ok()?;
+        serde_json::from_slice::<Binding>(plain).ok()?.into_grant()
+    }
+}
+
+impl Binding {
+    fn of(grant: &CodeGrant) -> Binding {
+        Binding {
+            client_id: grant.client_id.clone(),
+            user_id: grant.user_id.clone(),
+            redirect_uri: grant.redirect_uri.clone(),
+            redirect_uri_given: grant.redirect_uri_given,
+            scope: grant.scope.to_string(),
+            code_challenge: grant.code_challenge.as_ref().map(|c| c.as_str().to_owned()),
+            expires_at: grant.expires_at,
+        }
+    }
+
+    fn into_grant(self) -> Option<CodeGrant> {
         Some(CodeGrant {
-            client_id: b.c,
-            user_id: b.u,
-            redirect_uri: b.r,
-            redirect_uri_given: b.g,
-            scope: Scope::parse(&b.s).ok()?,
-            code_challenge: b.p.map(CodeChallenge::from_stored),
-            expires_at: b.e,
+            client_id: self.client_id,
+            user_id: self.user_id,
+            redirect_uri: self.redirect_uri,
+            redirect_uri_given: self.redirect_uri_given,
+            scope: Scope::parse(&self.scope).ok()?,
+            code_challenge: self.code_challenge.map(CodeChallenge::from_stored),
+            expires_at: self.expires_at,
         })
     }
 }
@@ -202,6 +217,24 @@ mod tests {
         let v1 = [&[1u8][..], nonce.as_ref(), &data].concat();
         let code = AuthorizationCode::new(format!("lkc_{}", URL_SAFE_NO_PAD.encode(v1)));
         assert!(s.open(&code).is_none());
+    }
+
+    /// The binding's wire names are part of the format: renaming the fields in the code
+    /// must not change what a code carries.
+    #[test]
+    fn rfc6749_4_1_2_the_binding_keeps_its_wire_format() {
+        let json = serde_json::to_string(&Binding::of(&grant())).unwrap();
+        assert_eq!(
+            json,
+            r#"{"c":"client-1","u":"user-1","r":"https://app.example/cb?x=1","g":true,"s":"openid profile","p":"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM","e":1800000060}"#
+        );
+        let plain = serde_json::to_string(&Binding::of(&CodeGrant { code_challenge: None, ..grant() })).unwrap();
+        assert_eq!(
+            plain,
+            r#"{"c":"client-1","u":"user-1","r":"https://app.example/cb?x=1","g":true,"s":"openid profile","e":1800000060}"#
+        );
+        let b: Binding = serde_json::from_str(&json).unwrap();
+        assert!(same(&b.into_grant().unwrap(), &grant()));
     }
 
     #[test]
