@@ -32,7 +32,8 @@ macro_rules! id {
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
+                // `pad`, like `String`'s `Display`: width and alignment apply.
+                f.pad(&self.0)
             }
         }
 
@@ -136,6 +137,7 @@ mod tests {
         let id = UserId::from("u-1");
         assert_eq!(format!("{id:?}"), r#"UserId("u-1")"#);
         assert_eq!(id.to_string(), "u-1");
+        assert_eq!(format!("[{id:<6}]"), "[u-1   ]");
         assert_eq!(id, "u-1");
     }
 
