@@ -50,6 +50,8 @@ pub(crate) struct HashingPool {
     /// Jobs queued and not yet taken by a thread.
     waiting: Arc<AtomicUsize>,
     capacity: usize,
+    /// How many threads there are (to hold them all in tests).
+    #[cfg(any(test, feature = "test-hooks"))]
     threads: usize,
 }
 
@@ -96,7 +98,13 @@ impl HashingPool {
                 })
                 .map_err(|e| FlowError::Crypto(format!("cannot start a hashing thread: {e}")))?;
         }
-        Ok(HashingPool { jobs, waiting, capacity, threads: threads.max(1) })
+        Ok(HashingPool {
+            jobs,
+            waiting,
+            capacity,
+            #[cfg(any(test, feature = "test-hooks"))]
+            threads: threads.max(1),
+        })
     }
 
     /// Jobs queued and not yet started.
