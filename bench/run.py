@@ -210,6 +210,10 @@ class Bench:
             "LATCHKEY_METRICS_BIND": f"127.0.0.1:{metrics_port}",
             "LATCHKEY_LOG": "warn",
             "LATCHKEY_ACCESS_TOKEN_TTL": "3600",
+            # Every login comes from 127.0.0.1 as the same user, and an attempt is counted
+            # while its password is checked: without these, scenario 8's logins are
+            # refused (429) instead of hashed, and the scenario measures nothing.
+            "LATCHKEY_LOGIN_MAX_FAILURES": "1000000",
             "LATCHKEY_LOGIN_MAX_FAILURES_PER_ADDRESS": "1000000",
             # Scenario 8 has 16 connections logging in at once: let every one wait for a
             # hashing thread (the default queue, 8 per thread, answers the rest 503 at once).
@@ -508,11 +512,13 @@ def report(bench, meta):
         logins = R.get((backend, "logins", 16))
         if solo and during and logins:
             share = median(during, "rps") / median(solo, "rps")
+            # Refused logins put no hashing load on the server: such a run proves nothing.
+            ok = share >= 0.5 and not any(r["errors"] for r in during + logins)
             lines += ["", f"**8. Token endpoint during logins** ({backend}): client_credentials at 64 connections "
                           f"answered {median(during, 'rps'):,.0f} req/s (p99 {median(during, 'p99_ms'):.2f} ms, "
                           f"errors {sum(r['errors'] for r in during)}) while 16 connections logged in at "
                           f"{median(logins, 'rps'):,.0f} logins/s (errors {sum(r['errors'] for r in logins)}): "
-                          f"{share:.0%} of its solo rate (target ≥50%: {'met' if share >= 0.5 else 'MISSED'})."]
+                          f"{share:.0%} of its solo rate, with no errors on either (target ≥50%: {'met' if ok else 'MISSED'})."]
         lines.append("")
     lines += ["## Floors (bench/baseline)", "", "| floor | conns | req/s | p50 ms | p99 ms | errors | CPU µs/req |",
               "|---|---:|---:|---:|---:|---:|---:|"]
